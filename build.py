@@ -43,8 +43,9 @@ PY_PACKAGE_DIR = ROOT / "py" / "robotrain"
 PYPROJECT = ROOT / "py" / "pyproject.toml"
 # Build output; deleted and recreated by every build.
 DIST_DIR = ROOT / "dist"
-# npm install location and the lock file that decides whether ``npm ci`` must run.
+# npm install location, the exact pins, and the lock file that decides whether ``npm ci`` must run.
 NODE_MODULES = ROOT / "node_modules"
+PACKAGE_JSON = ROOT / "package.json"
 PACKAGE_LOCK = ROOT / "package-lock.json"
 
 # Environment variable that overrides the download cache directory.
@@ -169,8 +170,17 @@ def installed_version(package: str) -> str | None:
     return json.loads(manifest.read_text(encoding="utf-8")).get("version")
 
 
+def npm_pins() -> dict[str, str]:
+    """Return package.json's dependencies and devDependencies (exact versions) by name."""
+    manifest = json.loads(PACKAGE_JSON.read_text(encoding="utf-8"))
+    pins = {**manifest.get("dependencies", {}), **manifest.get("devDependencies", {})}
+    if pins.get("pyodide") != PYODIDE_VERSION:
+        raise BuildError(f"package.json must pin pyodide to exactly {PYODIDE_VERSION}, not {pins.get('pyodide')}")
+    return pins
+
+
 def ensure_node_modules() -> None:
-    """Run ``npm ci`` when node_modules is missing, older than package-lock.json, or wrong.
+    """Run ``npm ci`` when node_modules is missing, older than package-lock.json, or not the pins.
 
     npm rewrites node_modules/.package-lock.json on every install, so its mtime is the time of
     the last install; the directory's own mtime is the fallback.
@@ -180,8 +190,7 @@ def ensure_node_modules() -> None:
     stale = (
         not NODE_MODULES.is_dir()
         or stamp.stat().st_mtime < PACKAGE_LOCK.stat().st_mtime
-        or installed_version("pyodide") != PYODIDE_VERSION
-        or installed_version("uplot") is None
+        or any(installed_version(name) != version for name, version in npm_pins().items())
     )
     if not stale:
         return
@@ -190,11 +199,11 @@ def ensure_node_modules() -> None:
         raise BuildError("npm is not on PATH; install Node.js 20 (Debian: apt-get install nodejs npm)")
     log("npm ci ...")
     run_quietly([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], "npm ci", cwd=ROOT)
-    if installed_version("pyodide") != PYODIDE_VERSION:
-        raise BuildError(
-            f"node_modules/pyodide is {installed_version('pyodide')}, expected {PYODIDE_VERSION}: "
-            "check package.json and package-lock.json"
-        )
+    for name, version in npm_pins().items():
+        if installed_version(name) != version:
+            raise BuildError(
+                f"after npm ci, node_modules/{name} is {installed_version(name)}, package.json pins {version}"
+            )
 
 
 def read_pyodide_lock() -> dict:
@@ -414,7 +423,7 @@ def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Pat
     }
     _BUILT_IN_THIS_PROCESS[dist_dir] = summary
     log(
-        f"built {summary['files']} files, {total / 1e6:.1f} MB in {summary['seconds']:.1f} s -> {dist_dir}"
+        f"built {summary['files']} files, {total / 1e6:.1f} MB in {summary['seconds']:.2f} s -> {dist_dir}"
     )
     return summary
 
@@ -521,8 +530,8 @@ def command_serve(args: argparse.Namespace) -> int:
         raise BuildError("dist/ does not exist; run without --no-build")
     server = serve(DIST_DIR, args.host, args.port, args.isolated, args.verbose)
     host, port = server.server_address[:2]
-    mode = " (cross-origin isolated)" if args.isolated else ""
-    print(f"serving {DIST_DIR} at http://{host}:{port}/{mode}  (Ctrl-C to stop)", flush=True)
+    mode = ", cross-origin isolated" if args.isolated else ""
+    print(f"serving {DIST_DIR}{mode} (Ctrl-C to stop):\n\n    http://{host}:{port}/\n", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

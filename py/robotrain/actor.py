@@ -1,0 +1,122 @@
+"""The actor: plays whole episodes on K vector lanes with an epsilon-greedy policy; returns one packed buffer.
+
+A task is "play episodes ``first_id .. stop_id - 1``". Lanes take ids in order; a lane whose episode ends
+takes the next unplayed id until none is left. Everything random about an episode (its start state, its
+exploration coin flips and random actions) comes from the seeds of its id (``seeding.episode_seeds``), so an
+episode is the same whichever worker, lane or task size plays it, given the same weights and epsilon.
+"""
+
+import numpy as np
+
+from . import codec
+from .envs import make
+from .qnet import QNetwork
+from .seeding import TRAIN_STREAM, episode_seeds
+
+EXPLORE_CHUNK = 128  # exploration draws made per lane at a time, steps; refilled from the episode's own stream
+
+
+class Actor:
+    """Holds a K-lane environment and a Q-network; ``run`` plays one task."""
+
+    def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes=(64, 64)):
+        if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
+            raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+        self.env = make(env_id, int(lanes), run_seed)
+        self.run_seed = int(run_seed)
+        self.lanes = int(lanes)
+        self.net = QNetwork(self.env.obs_dim, self.env.num_actions, hidden_sizes)
+        self.policy_version = -1  # no weights yet
+        self.width = codec.row_width(self.env.obs_dim)
+        self._cols = codec.row_slices(self.env.obs_dim)
+
+    @property
+    def num_params(self) -> int:
+        return len(self.net.params)
+
+    def set_weights(self, packed: np.ndarray) -> None:
+        """Load a packed weight vector (codec KIND_WEIGHTS); ``ValueError`` if it does not fit this network."""
+        params, version = codec.unpack_weights(packed, expected_params=self.num_params)
+        self.net.set_params(params)
+        self.policy_version = version
+
+    def run(self, first_id: int, stop_id: int, epsilon: float, stream: int = TRAIN_STREAM) -> np.ndarray:
+        """Play episodes ``[first_id, stop_id)``; return the packed trajectory batch (float32)."""
+        if self.policy_version < 0:
+            raise ValueError("actor has no weights: call set_weights first")
+        first_id, stop_id = int(first_id), int(stop_id)
+        if not 0 <= first_id < stop_id:
+            raise ValueError(f"task episode ids must satisfy 0 <= first_id < stop_id, got [{first_id}, {stop_id})")
+        if not (0.0 <= epsilon <= 1.0):
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
+        env, k, a_n = self.env, self.lanes, self.env.num_actions
+        lane_ids = np.arange(k)
+        episode = np.full(k, -1, dtype=np.int64)  # episode id per lane, -1 when the lane is idle
+        coins = np.zeros((k, EXPLORE_CHUNK))
+        random_actions = np.zeros((k, EXPLORE_CHUNK), dtype=np.int64)
+        rngs: list[np.random.Generator | None] = [None] * k
+        next_id = first_id
+
+        def start(lanes_to_start):
+            nonlocal next_id
+            mask = np.zeros(k, dtype=bool)
+            idle = np.zeros(k, dtype=bool)
+            env_seeds = []
+            for lane in lanes_to_start:
+                if next_id >= stop_id:
+                    episode[lane] = -1
+                    idle[lane] = True
+                    continue
+                env_seed, explore_seed = episode_seeds(self.run_seed, next_id, stream)
+                episode[lane] = next_id
+                rngs[lane] = np.random.default_rng(explore_seed)
+                mask[lane] = True
+                env_seeds.append(env_seed)
+                next_id += 1
+            if env_seeds:
+                env.reset(mask, env_seeds)
+            if idle.any():
+                # An idle lane keeps stepping with the others; restart it so its discarded state stays bounded.
+                env.reset(idle)
+
+        start(range(k))
+        steps_rows, steps_lane = [], []
+        finished = []  # (episode_id, length, return, terminated)
+        ep_return = np.zeros(k)
+        obs = env.observe()
+        while True:
+            active = episode >= 0
+            if not active.any():
+                break
+            t = env.elapsed % EXPLORE_CHUNK
+            for lane in np.flatnonzero(active & (t == 0)):
+                coins[lane] = rngs[lane].random(EXPLORE_CHUNK)
+                random_actions[lane] = rngs[lane].integers(0, a_n, EXPLORE_CHUNK)
+            greedy = self.net.forward(obs).argmax(axis=1)
+            explore = coins[lane_ids, t] < epsilon
+            actions = np.where(explore, random_actions[lane_ids, t], greedy)
+            next_obs, reward, terminated, truncated = env.step(actions)
+            rows = np.empty((k, self.width), dtype=np.float32)
+            c = self._cols
+            rows[:, c["obs"]] = obs
+            rows[:, c["action"]] = actions
+            rows[:, c["reward"]] = reward
+            rows[:, c["next_obs"]] = next_obs
+            rows[:, c["terminated"]] = terminated
+            rows[:, c["truncated"]] = truncated
+            act_idx = np.flatnonzero(active)
+            steps_rows.append(rows[act_idx])
+            steps_lane.append(episode[act_idx])
+            ep_return += reward
+            done = np.flatnonzero(active & (terminated | truncated))
+            for lane in done:
+                finished.append((episode[lane], env.elapsed[lane], ep_return[lane], bool(terminated[lane])))
+                ep_return[lane] = 0.0
+            if len(done):
+                start(done)
+            obs = env.observe()
+        # Group transitions by episode id (stable: time order is kept inside each episode).
+        rows = np.concatenate(steps_rows)
+        order = np.argsort(np.concatenate(steps_lane), kind="stable")
+        table = np.array(sorted(finished), dtype=np.float64).reshape(-1, codec.EPISODE_COLS)
+        return codec.pack_trajectories(table, rows[order], env.obs_dim, self.policy_version)

@@ -1,0 +1,175 @@
+"""Every hyperparameter in one dataclass, with CleanRL's names, per-env defaults and validation.
+
+Each field has a one-line docstring right below it; ``Config.field_specs()`` reads those docstrings and the
+limits in ``LIMITS`` so the page builds its form from this class, never from a copy.
+"""
+
+import ast
+import dataclasses
+import inspect
+from dataclasses import dataclass, fields
+
+from .envs import ENV_NAMES
+
+# Inclusive limits per numeric field: (min, max). The page shows them and validates inline.
+LIMITS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**31 - 1),
+    "total_timesteps": (1_000, 100_000_000),
+    "learning_rate": (1e-6, 1.0),
+    "end_learning_rate": (0.0, 1.0),
+    "buffer_size": (1_000, 2_000_000),
+    "gamma": (0.0, 1.0),
+    "tau": (1e-4, 1.0),
+    "target_network_frequency": (1, 100_000),
+    "batch_size": (1, 4096),
+    "start_e": (0.0, 1.0),
+    "end_e": (0.0, 1.0),
+    "exploration_fraction": (0.0, 1.0),
+    "learning_starts": (0, 1_000_000),
+    "train_frequency": (1, 1000),
+    "max_grad_norm": (0.01, 1000.0),
+    "lanes": (1, 256),
+    "episodes_per_task": (1, 1024),
+    "batch_episodes": (1, 4096),
+    "publish_every": (1, 100_000),
+    "eval_interval": (100, 10_000_000),
+    "eval_episodes": (1, 100),
+}
+MAX_HIDDEN_LAYERS = 4
+MAX_HIDDEN_UNITS = 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    env_id: str = "cartpole"
+    """environment name: cartpole, acrobot or balancebot"""
+    seed: int = 0
+    """run seed; every episode's seed derives from it and the episode id"""
+    total_timesteps: int = 50_000
+    """step budget: total environment steps of training"""
+    learning_rate: float = 1e-3
+    """Adam learning rate at the start of training"""
+    end_learning_rate: float = 1e-4
+    """learning rate reached linearly at total_timesteps (the same value disables annealing)"""
+    buffer_size: int = 50_000
+    """replay buffer capacity, transitions"""
+    gamma: float = 0.99
+    """discount factor"""
+    tau: float = 0.01
+    """target network update rate (1.0 is a hard copy)"""
+    target_network_frequency: int = 1
+    """learner updates between target network updates"""
+    batch_size: int = 128
+    """transitions per learner update"""
+    start_e: float = 1.0
+    """exploration epsilon at the start"""
+    end_e: float = 0.02
+    """exploration epsilon after the decay"""
+    exploration_fraction: float = 0.2
+    """fraction of total_timesteps over which epsilon decays linearly"""
+    learning_starts: int = 1_000
+    """environment steps collected before learning starts"""
+    train_frequency: int = 2
+    """environment steps per learner update"""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """units per hidden layer of the Q-network"""
+    max_grad_norm: float = 10.0
+    """gradient L2 norm clip"""
+    lanes: int = 8
+    """environment lanes each actor steps at once (vectorized)"""
+    episodes_per_task: int = 8
+    """episodes in one actor task"""
+    batch_episodes: int = 8
+    """episodes per synchronous batch, whatever the number of actors"""
+    publish_every: int = 1
+    """sync mode: batches between weight publications; async mode: learner updates between them"""
+    eval_interval: int = 5_000
+    """environment steps between greedy evaluations"""
+    eval_episodes: int = 20
+    """episodes per greedy evaluation"""
+
+    def __post_init__(self):
+        if self.env_id not in ENV_NAMES:
+            raise ValueError(f"env_id: unknown env {self.env_id!r}; choose one of {', '.join(ENV_NAMES)}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in LIMITS:
+                want = int if f.type in (int, "int") else float
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and not float(value).is_integer()):
+                    raise ValueError(f"{f.name}: must be {want.__name__}, got {value!r}")
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError(f"{f.name}: must be finite, got {value!r}")
+                low, high = LIMITS[f.name]
+                if not low <= value <= high:
+                    raise ValueError(f"{f.name}: {value!r} is outside [{low}, {high}]")
+                object.__setattr__(self, f.name, want(value))
+        hs = self.hidden_sizes
+        if isinstance(hs, str) or not hasattr(hs, "__len__") or not 1 <= len(hs) <= MAX_HIDDEN_LAYERS:
+            raise ValueError(f"hidden_sizes: need 1 to {MAX_HIDDEN_LAYERS} layer sizes, got {hs!r}")
+        if any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= MAX_HIDDEN_UNITS for h in hs):
+            raise ValueError(f"hidden_sizes: each must be an integer in [1, {MAX_HIDDEN_UNITS}], got {hs!r}")
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in hs))
+        if self.end_e > self.start_e:
+            raise ValueError(f"end_e: {self.end_e} must not exceed start_e {self.start_e}")
+        if self.end_learning_rate > self.learning_rate:
+            raise ValueError(f"end_learning_rate: {self.end_learning_rate} must not exceed learning_rate {self.learning_rate}")
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides) -> "Config":
+        """The default configuration of ``env_id``, with ``overrides`` applied (validated)."""
+        if env_id not in ENV_DEFAULTS:
+            raise ValueError(f"env_id: unknown env {env_id!r}; choose one of {', '.join(ENV_NAMES)}")
+        return cls.from_dict({**ENV_DEFAULTS[env_id], "env_id": env_id, **overrides})
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        """Build from a plain dict (JSON, URL, file); unknown keys are an error, not silently dropped."""
+        if not isinstance(d, dict):
+            raise ValueError(f"config must be a JSON object, got {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
+        d = dict(d)
+        if "hidden_sizes" in d and isinstance(d["hidden_sizes"], list):
+            d["hidden_sizes"] = tuple(d["hidden_sizes"])
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+    @classmethod
+    def field_specs(cls, env_id: str = "cartpole") -> list[dict]:
+        """One JSON-safe entry per field for a UI form: name, type, default (for ``env_id``), min, max, doc."""
+        defaults = cls.for_env(env_id).to_dict()
+        docs = _field_docs(cls)
+        specs = []
+        for f in fields(cls):
+            kind = "str" if f.name == "env_id" else "int_list" if f.name == "hidden_sizes" else (
+                "int" if f.type in (int, "int") else "float")
+            low, high = LIMITS.get(f.name, (None, None))
+            specs.append({"name": f.name, "type": kind, "default": defaults[f.name], "min": low, "max": high,
+                          "doc": docs.get(f.name, "")})
+        return specs
+
+
+def _field_docs(cls) -> dict[str, str]:
+    """Attribute docstrings (the string right after each field) from the class source."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value).strip()
+    return docs
+
+
+# Per-env defaults: only what differs from the dataclass defaults (which are cartpole's).
+ENV_DEFAULTS: dict[str, dict] = {
+    "cartpole": {},
+    "acrobot": {"total_timesteps": 100_000, "buffer_size": 100_000, "exploration_fraction": 0.1},
+    "balancebot": {"total_timesteps": 400_000, "buffer_size": 200_000, "exploration_fraction": 0.1,
+                   "episodes_per_task": 2, "batch_episodes": 4, "eval_interval": 40_000, "eval_episodes": 20},
+}

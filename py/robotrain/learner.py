@@ -1,0 +1,78 @@
+"""The learner: replay buffer, Double DQN updates, target network, Adam, the update counter and policy version.
+
+One update, as in CleanRL's ``dqn.py`` with van Hasselt et al.'s Double DQN target:
+
+    a*  = argmax_a Q_online(s', a)
+    y   = r + gamma * (1 - terminated) * Q_target(s', a*)      # truncation still bootstraps
+    L   = mean Huber(Q_online(s, a) - y)
+
+then the gradient is clipped to ``max_grad_norm`` and Adam steps with a linearly annealed learning rate.
+Every ``target_network_frequency`` updates the target moves towards the online net by ``tau``.
+"""
+
+import numpy as np
+
+from . import codec
+from .config import Config
+from .qnet import Adam, QNetwork, clip_grad_norm, huber
+from .replay import ReplayBuffer
+
+LEARNER_STREAM = 7  # seed stream of the learner's own generator (initial weights, replay sampling)
+
+
+class Learner:
+    def __init__(self, config: Config, obs_dim: int, num_actions: int):
+        self.config = config
+        self.rng = np.random.default_rng([config.seed, LEARNER_STREAM])
+        self.q = QNetwork(obs_dim, num_actions, config.hidden_sizes, self.rng)
+        self.target = QNetwork(obs_dim, num_actions, config.hidden_sizes)
+        self.target.params[:] = self.q.params
+        self.optimizer = Adam(len(self.q.params), config.learning_rate)
+        self.grad = np.zeros_like(self.q.params)
+        self.replay = ReplayBuffer(config.buffer_size, obs_dim)
+        self.updates = 0
+        self.last_loss = float("nan")
+
+    @property
+    def policy_version(self) -> int:
+        """Version of the online weights: the number of updates applied to them."""
+        return self.updates
+
+    def ingest(self, batch: codec.TrajectoryBatch) -> None:
+        if batch.obs_dim != self.replay.obs_dim:
+            raise ValueError(f"trajectory batch has obs_dim {batch.obs_dim}; this learner's env has {self.replay.obs_dim}")
+        self.replay.add(batch.transitions)
+
+    def learning_rate(self, env_steps: int) -> float:
+        c = self.config
+        frac = min(1.0, env_steps / c.total_timesteps)
+        return c.learning_rate + frac * (c.end_learning_rate - c.learning_rate)
+
+    def update(self, env_steps: int) -> float:
+        """One gradient step on a uniformly sampled batch; returns the TD loss."""
+        c = self.config
+        b = self.replay.sample(c.batch_size, self.rng)
+        n = c.batch_size
+        next_online = self.q.forward(b["next_obs"])
+        next_target = self.target.forward(b["next_obs"])
+        best = next_online.argmax(axis=1)
+        bootstrap = next_target[np.arange(n), best]
+        y = b["rewards"] + c.gamma * (1.0 - b["terminated"]) * bootstrap
+        q, inputs = self.q.forward_cached(b["obs"])
+        td = q[np.arange(n), b["actions"]] - y
+        loss, dtd = huber(td)
+        dq = np.zeros_like(q)
+        dq[np.arange(n), b["actions"]] = dtd
+        self.q.backward(inputs, dq, self.grad)
+        clip_grad_norm(self.grad, c.max_grad_norm)
+        self.optimizer.lr = self.learning_rate(env_steps)
+        self.optimizer.step(self.q.params, self.grad)
+        self.updates += 1
+        if self.updates % c.target_network_frequency == 0:
+            self.target.params *= 1.0 - c.tau
+            self.target.params += c.tau * self.q.params
+        self.last_loss = loss
+        return loss
+
+    def weights_packed(self) -> np.ndarray:
+        return codec.pack_weights(self.q.params, self.policy_version)

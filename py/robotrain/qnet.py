@@ -1,0 +1,134 @@
+"""A float32 multilayer perceptron Q-network in numpy: forward, hand-written backward, Adam, one flat vector.
+
+Every parameter lives in one contiguous float32 vector ``params`` (P,). The layer weights ``W[i]`` (in, out)
+and biases ``b[i]`` (out,) are views into it, so weights cross a worker boundary as one buffer and an optimizer
+step is a handful of whole-vector operations. Layout: for each layer in order, W row-major then b.
+"""
+
+import numpy as np
+
+
+def layer_sizes(obs_dim: int, hidden_sizes, num_actions: int) -> list[int]:
+    return [int(obs_dim), *(int(h) for h in hidden_sizes), int(num_actions)]
+
+
+def num_params(sizes: list[int]) -> int:
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+class QNetwork:
+    """MLP with ReLU hidden layers and a linear output of one Q-value per action."""
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes=(64, 64), rng: np.random.Generator | None = None):
+        self.sizes = layer_sizes(obs_dim, hidden_sizes, num_actions)
+        self.params = np.zeros(num_params(self.sizes), dtype=np.float32)
+        self.W: list[np.ndarray] = []
+        self.b: list[np.ndarray] = []
+        offset = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            self.W.append(self.params[offset:offset + n_in * n_out].reshape(n_in, n_out))
+            offset += n_in * n_out
+            self.b.append(self.params[offset:offset + n_out])
+            offset += n_out
+        if rng is not None:
+            self.init(rng)
+
+    def init(self, rng: np.random.Generator) -> None:
+        """PyTorch's default Linear init (what CleanRL's networks get): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        for W, b in zip(self.W, self.b):
+            bound = 1.0 / np.sqrt(W.shape[0])
+            W[:] = rng.uniform(-bound, bound, W.shape)
+            b[:] = rng.uniform(-bound, bound, b.shape)
+
+    def set_params(self, flat: np.ndarray) -> None:
+        """Copy a flat parameter vector in; ``ValueError`` on wrong length, dtype or non-finite values."""
+        flat = np.asarray(flat)
+        if flat.shape != self.params.shape:
+            raise ValueError(f"weight vector has shape {flat.shape}; this network needs ({len(self.params)},)")
+        if flat.dtype != np.float32:
+            raise ValueError(f"weight vector must be float32, got {flat.dtype}")
+        if not np.all(np.isfinite(flat)):
+            raise ValueError("weight vector contains NaN or Inf")
+        self.params[:] = flat
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Q-values (n, num_actions) float32 for observations ``x`` (n, obs_dim)."""
+        h = x
+        last = len(self.W) - 1
+        for i, (W, b) in enumerate(zip(self.W, self.b)):
+            h = h @ W
+            h += b
+            if i < last:
+                np.maximum(h, 0.0, out=h)
+        return h
+
+    def forward_cached(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Forward pass that also returns each layer's input, for ``backward``."""
+        inputs = []
+        h = x
+        last = len(self.W) - 1
+        for i, (W, b) in enumerate(zip(self.W, self.b)):
+            inputs.append(h)
+            h = h @ W
+            h += b
+            if i < last:
+                np.maximum(h, 0.0, out=h)
+        return h, inputs
+
+    def backward(self, inputs: list[np.ndarray], dout: np.ndarray, grad: np.ndarray) -> None:
+        """Write d(loss)/d(params) into ``grad`` (P,), given the layer inputs and d(loss)/d(output) (n, A)."""
+        g_views = self._views(grad)
+        d = dout
+        for i in range(len(self.W) - 1, -1, -1):
+            gW, gb = g_views[i]
+            np.matmul(inputs[i].T, d, out=gW)
+            d.sum(axis=0, out=gb)
+            if i > 0:
+                d = d @ self.W[i].T
+                # inputs[i] is the ReLU output of layer i-1: its gradient passes only where it was positive.
+                d *= inputs[i] > 0
+
+    def _views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        views, offset = [], 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w = flat[offset:offset + n_in * n_out].reshape(n_in, n_out)
+            offset += n_in * n_out
+            views.append((w, flat[offset:offset + n_out]))
+            offset += n_out
+        return views
+
+
+def huber(td: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean Huber loss (delta 1, PyTorch's smooth_l1_loss) of TD errors ``td`` (n,) and its gradient (n,)."""
+    a = np.abs(td)
+    loss = np.where(a <= 1.0, 0.5 * td * td, a - 0.5).mean()
+    return float(loss), np.clip(td, -1.0, 1.0) / len(td)
+
+
+def clip_grad_norm(grad: np.ndarray, max_norm: float) -> float:
+    """Scale ``grad`` in place so its L2 norm is at most ``max_norm``; return the norm before clipping."""
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    if norm > max_norm:
+        grad *= max_norm / (norm + 1e-6)
+    return norm
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) on one flat float32 vector, with PyTorch's defaults for betas and eps."""
+
+    def __init__(self, size: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, betas[0], betas[1], eps
+        self.m = np.zeros(size, dtype=np.float32)
+        self.v = np.zeros(size, dtype=np.float32)
+        self.t = 0
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        self.t += 1
+        self.m *= self.beta1
+        self.m += (1 - self.beta1) * grad
+        self.v *= self.beta2
+        self.v += (1 - self.beta2) * grad * grad
+        step_size = self.lr / (1 - self.beta1**self.t)
+        denom = np.sqrt(self.v / (1 - self.beta2**self.t))
+        denom += self.eps
+        params -= (step_size * self.m / denom).astype(np.float32)

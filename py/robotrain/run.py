@@ -1,0 +1,185 @@
+"""One training run's schedule, shared by every host (CPython trainer, the page's main thread, Ray).
+
+The host only moves buffers between ``Run`` and its actors:
+
+    tasks = run.plan_tasks(n)             # next episode ids, with epsilon and the policy version to use
+    packed = actor.run(**task)            # on any actor, any lane count
+    run.ingest(packed)                    # whole or not at all; each episode id at most once
+    run.learn(run.updates_due)            # as many updates as the schedule has earned (or a slice of them)
+    if run.eval_due(): run.ingest_eval(actor.run(**run.plan_eval()))
+
+Synchronous mode (the design document's plan) plans ``batch_episodes`` ids, waits for all of them, ingests
+them in id order and then learns every due update. Because episodes depend only on their ids, the weights
+and epsilon, and the learner only on the order of ingest, the learning curve for a seed is then the same for
+any number of actors or lanes.
+"""
+
+import time
+
+import numpy as np
+
+from . import codec
+from .config import Config
+from .envs import make
+from .learner import Learner
+from .seeding import EVAL_STREAM, TRAIN_STREAM
+
+RECENT_WINDOW_S = 30.0  # throughput figures average over this much recent wall time, s
+
+
+class Run:
+    def __init__(self, config: Config):
+        self.config = config
+        probe = make(config.env_id, 1, config.seed)
+        self.env_info_ = {
+            "env_id": config.env_id,
+            "obs_dim": probe.obs_dim,
+            "state_dim": probe.state_dim,
+            "num_actions": probe.num_actions,
+            "max_steps": probe.max_steps,
+            "solved_threshold": probe.solved_threshold,
+            "draw_spec": probe.draw_spec(),
+        }
+        self.learner = Learner(config, probe.obs_dim, probe.num_actions)
+        self.next_episode_id = 0
+        self.ingested = bytearray()  # ingested[id] == 1 once episode id has been ingested
+        self.env_steps = 0
+        self.episodes = []  # (episode_id, return, length), in ingest order
+        self.evals = []  # (env_step, mean_return)
+        self.next_eval_at = config.eval_interval
+        self.pending_eval_step = None
+        self.staleness = []  # policy versions behind at ingest, one entry per ingested batch
+        self.duplicates_dropped = 0
+        self.started = time.monotonic()
+        self._recent = []  # (wall time, episodes so far, env steps so far, updates so far)
+
+    def env_info(self) -> dict:
+        return dict(self.env_info_)
+
+    @property
+    def policy_version(self) -> int:
+        return self.learner.policy_version
+
+    def epsilon(self) -> float:
+        """CleanRL's linear schedule, by environment steps ingested so far."""
+        c = self.config
+        duration = c.exploration_fraction * c.total_timesteps
+        if duration <= 0:
+            return c.end_e
+        return max(c.end_e, c.start_e + (c.end_e - c.start_e) * self.env_steps / duration)
+
+    def plan_tasks(self, n_episodes: int | None = None) -> list[dict]:
+        """Allocate the next ``n_episodes`` training ids (default ``batch_episodes``), split into tasks."""
+        n = self.config.batch_episodes if n_episodes is None else int(n_episodes)
+        if n < 1:
+            raise ValueError(f"plan_tasks needs at least one episode, got {n}")
+        first, stop = self.next_episode_id, self.next_episode_id + n
+        self.next_episode_id = stop
+        self.ingested.extend(bytes(n))
+        eps, version, per = self.epsilon(), self.policy_version, self.config.episodes_per_task
+        return [{"first_id": a, "stop_id": min(a + per, stop), "epsilon": eps, "policy_version": version,
+                 "stream": TRAIN_STREAM} for a in range(first, stop, per)]
+
+    def ingest(self, packed: np.ndarray) -> dict:
+        """Add one actor result to the replay buffer, whole or not at all.
+
+        ``ValueError`` for a corrupt buffer, an id that was never issued, or a batch of the wrong env;
+        a batch whose ids were all ingested before (a late duplicate) is dropped and counted.
+        """
+        batch = codec.unpack_trajectories(packed)
+        ids = batch.episode_ids
+        if len(ids) == 0:
+            raise ValueError("trajectory batch holds no episodes")
+        if ids.max() >= self.next_episode_id:
+            raise ValueError(f"trajectory batch has episode id {ids.max()} that was never issued")
+        seen = np.frombuffer(self.ingested, dtype=np.uint8)[ids]
+        if seen.all():
+            self.duplicates_dropped += len(ids)
+            return {"episodes": [], "transitions": 0, "duplicate": True}
+        if seen.any():
+            raise ValueError(f"trajectory batch mixes ingested and new episode ids: {ids.tolist()}")
+        self.learner.ingest(batch)
+        for eid in ids:
+            self.ingested[eid] = 1
+        rows = [[int(e), float(r), int(n)] for e, n, r, _ in batch.episodes.tolist()]
+        self.episodes.extend((e, r, n) for e, r, n in rows)
+        self.env_steps += len(batch.transitions)
+        lag = self.policy_version - batch.policy_version
+        self.staleness.append(lag)
+        return {"episodes": rows, "transitions": len(batch.transitions), "policy_version": batch.policy_version,
+                "staleness": lag, "duplicate": False}
+
+    @property
+    def updates_due(self) -> int:
+        """Learner updates the schedule has earned and not yet done: one per ``train_frequency`` env steps."""
+        c = self.config
+        if self.env_steps < c.learning_starts:
+            return 0
+        return max(0, (self.env_steps - c.learning_starts) // c.train_frequency - self.learner.updates)
+
+    def learn(self, max_updates: int) -> int:
+        """Run up to ``max_updates`` of the due updates; return how many ran."""
+        n = min(int(max_updates), self.updates_due)
+        for _ in range(n):
+            self.learner.update(self.env_steps)
+        return n
+
+    def weights_packed(self) -> np.ndarray:
+        return self.learner.weights_packed()
+
+    def eval_due(self) -> bool:
+        return self.pending_eval_step is None and self.env_steps >= self.next_eval_at
+
+    def plan_eval(self) -> dict:
+        """The greedy evaluation task: the same ``eval_episodes`` evaluation seeds every time."""
+        interval = self.config.eval_interval
+        self.pending_eval_step = self.env_steps
+        self.next_eval_at = (self.env_steps // interval + 1) * interval
+        return {"first_id": 0, "stop_id": self.config.eval_episodes, "epsilon": 0.0,
+                "policy_version": self.policy_version, "stream": EVAL_STREAM}
+
+    def ingest_eval(self, packed: np.ndarray) -> float:
+        batch = codec.unpack_trajectories(packed)
+        if self.pending_eval_step is None:
+            raise ValueError("no evaluation is pending")
+        if len(batch.episodes) != self.config.eval_episodes:
+            raise ValueError(f"evaluation returned {len(batch.episodes)} episodes, expected {self.config.eval_episodes}")
+        mean = float(batch.episodes[:, 2].astype(np.float64).mean())
+        self.evals.append((self.pending_eval_step, mean))
+        self.pending_eval_step = None
+        return mean
+
+    def solved_at(self) -> int | None:
+        """Env step of the first evaluation at or above the env's threshold, or None."""
+        threshold = self.env_info_["solved_threshold"]
+        return next((step for step, ret in self.evals if ret >= threshold), None)
+
+    def stats(self) -> dict:
+        now = time.monotonic()
+        point = (now, len(self.episodes), self.env_steps, self.learner.updates)
+        self._recent.append(point)
+        while len(self._recent) > 2 and now - self._recent[1][0] > RECENT_WINDOW_S:
+            self._recent.pop(0)
+        t0, e0, s0, u0 = self._recent[0]
+        dt = max(now - t0, 1e-9)
+        evals = [r for _, r in self.evals]
+        return {
+            "episodes": len(self.episodes),
+            "env_steps": self.env_steps,
+            "updates": self.learner.updates,
+            "policy_version": self.policy_version,
+            "epsilon": self.epsilon(),
+            "loss": self.learner.last_loss if np.isfinite(self.learner.last_loss) else None,
+            "episodes_per_min": (len(self.episodes) - e0) * 60.0 / dt if dt > 0.5 else 0.0,
+            "env_steps_per_s": (self.env_steps - s0) / dt if dt > 0.5 else 0.0,
+            "updates_per_s": (self.learner.updates - u0) / dt if dt > 0.5 else 0.0,
+            "last_eval_return": evals[-1] if evals else None,
+            "best_eval_return": max(evals) if evals else None,
+            "solved_at_env_step": self.solved_at(),
+            "mean_staleness": float(np.mean(self.staleness[-100:])) if self.staleness else 0.0,
+            "duplicates_dropped": self.duplicates_dropped,
+            "replay_size": len(self.learner.replay),
+        }
+
+    def history(self) -> dict:
+        return {"episodes": [list(e) for e in sorted(self.episodes)], "evals": [list(e) for e in self.evals]}

@@ -5,6 +5,7 @@ Subcommands:
 
     python3 build.py [build]      produce dist/ from web/, py/robotrain and node_modules
     python3 build.py serve [...]  build, then serve dist/ on http://127.0.0.1:PORT/
+    python3 build.py test [...]   install the test tools, build, run the whole test suite (pytest)
 
 Everything dist/ needs is sourced from package registries only: Pyodide and uPlot from npm
 (exact pins in package.json / package-lock.json), and the Pyodide numpy wheel from a PyPI
@@ -541,10 +542,73 @@ def command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# Test suite: everything it needs is installed here, so one command works on a fresh machine
+# ---------------------------------------------------------------------------------------------
+
+# Virtual environment the tests run in (created on first use).
+TEST_VENV = ROOT / ".venv"
+# Exact pins of every Python package the tests import.
+TEST_REQUIREMENTS = ROOT / "py" / "requirements-test.lock"
+# Marker recording which requirements the venv was last synced with (sha256 of the lock and pyproject).
+TEST_VENV_STAMP = TEST_VENV / ".robotrain-requirements"
+# Debian packages the browser tests drive: executable -> package.
+DEBIAN_TEST_TOOLS = {"chromium": "chromium"}
+
+
+def ensure_debian_tools(tools: dict[str, str]) -> None:
+    """Install the Debian packages whose executables are missing (apt-get, as root)."""
+    missing = sorted({package for exe, package in tools.items() if shutil.which(exe) is None})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise BuildError(f"missing Debian packages {' '.join(missing)}: run `sudo apt-get install -y {' '.join(missing)}`")
+    log(f"installing Debian packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
+        if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            raise BuildError(f"`{' '.join(command)}` failed")
+
+
+def venv_python() -> Path:
+    return TEST_VENV / "bin" / "python"
+
+
+def ensure_test_venv() -> Path:
+    """Create .venv and install the pinned test requirements plus robotrain (editable); skip when unchanged."""
+    wanted = hashlib.sha256(TEST_REQUIREMENTS.read_bytes() + PYPROJECT.read_bytes()).hexdigest()
+    if venv_python().exists() and TEST_VENV_STAMP.exists() and TEST_VENV_STAMP.read_text() == wanted:
+        return venv_python()
+    if not venv_python().exists():
+        log("creating .venv")
+        run_quietly([sys.executable, "-m", "venv", str(TEST_VENV)], "python -m venv")
+    log("installing pinned test requirements into .venv")
+    pip = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run_quietly([*pip, "-r", str(TEST_REQUIREMENTS)], "pip install -r py/requirements-test.lock")
+    run_quietly([*pip, "--no-deps", "-e", str(PYPROJECT.parent)], "pip install -e py")
+    TEST_VENV_STAMP.write_text(wanted)
+    return venv_python()
+
+
+def configure_test_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of ``test``: anything after ``--`` goes to pytest."""
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (after --)")
+
+
+def command_test(args: argparse.Namespace) -> int:
+    """Install what the tests need, build dist/, run pytest over tests/; return pytest's exit code."""
+    ensure_debian_tools(DEBIAN_TEST_TOOLS)
+    python = ensure_test_venv()
+    build()
+    extra = [a for a in args.pytest_args if a != "--"]
+    return subprocess.run([str(python), "-m", "pytest", str(ROOT / "tests"), *extra], cwd=ROOT).returncode
+
+
 # Subcommands: name -> (one-line help, function adding its options, function running it).
 COMMANDS = {
     "build": ("build dist/ from scratch (default)", configure_build_parser, command_build),
     "serve": ("build, then serve dist/ over HTTP", configure_serve_parser, command_serve),
+    "test": ("install test tools, build, run the whole test suite", configure_test_parser, command_test),
 }
 # Subcommand used when none is given.
 DEFAULT_COMMAND = "build"

@@ -21,12 +21,17 @@ from .run import Run
 STAY_SOLVED_EVALS = 4  # evaluations after the first solved one that must also be solved
 
 
-def train_serial(config: Config, progress=None, stop_when_stable: bool = False) -> Run:
-    """Train ``config`` to its step budget in this process; ``progress(run)`` is called after every batch."""
+def train_serial(config: Config, progress=None, stop_when_stable: bool = False, max_steps: int | None = None) -> Run:
+    """Train ``config`` in this process for ``max_steps`` env steps (default: its ``total_timesteps``).
+
+    ``progress(run)`` is called after every batch. Running past ``total_timesteps`` keeps the end values of
+    the epsilon and learning-rate schedules, which is how one checks that a solved policy stays solved.
+    """
+    max_steps = config.total_timesteps if max_steps is None else max_steps
     run = Run(config)
     actor = Actor(config.env_id, config.seed, config.lanes, config.hidden_sizes)
     evaluator = Actor(config.env_id, config.seed, min(config.eval_episodes, 64), config.hidden_sizes)
-    while run.env_steps < config.total_timesteps:
+    while run.env_steps < max_steps:
         actor.set_weights(run.weights_packed())
         for task in run.plan_tasks():
             run.ingest(actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
@@ -101,7 +106,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m robotrain.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="cartpole", choices=ENV_NAMES, help="environment")
     p.add_argument("--seed", type=int, default=0, help="run seed")
-    p.add_argument("--max-steps", type=int, default=None, help="step budget (default: the env's total_timesteps)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="env steps to run (default: total_timesteps, the budget the schedules are built on)")
     p.add_argument("--json", metavar="FILE", help="write the summary JSON here")
     p.add_argument("--set", metavar="FIELD=VALUE", action="append", default=[],
                    help="override a Config field, e.g. --set learning_rate=5e-4 (repeatable)")
@@ -110,8 +116,6 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     args = p.parse_args(argv)
     overrides = {"seed": args.seed}
-    if args.max_steps is not None:
-        overrides["total_timesteps"] = args.max_steps
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep:
@@ -124,9 +128,10 @@ def main(argv=None) -> int:
         config = Config.for_env(args.env, **overrides)
     except (TypeError, ValueError) as e:
         p.error(str(e))
-    progress = None if args.quiet else Progress(config.total_timesteps)
+    max_steps = config.total_timesteps if args.max_steps is None else args.max_steps
+    progress = None if args.quiet else Progress(max_steps)
     t0 = time.monotonic()
-    run = train_serial(config, progress, stop_when_stable=args.stop_when_stable)
+    run = train_serial(config, progress, stop_when_stable=args.stop_when_stable, max_steps=max_steps)
     wall = time.monotonic() - t0
     if progress:
         progress.close()

@@ -149,3 +149,14 @@ def test_bad_make_arguments():
         env.reset(np.array([1, 0]))
     with pytest.raises(ValueError, match="finite"):
         env.push(0, float("nan"))
+
+
+def test_episode_seeds_are_a_pure_function_of_run_stream_and_id():
+    from robotrain.seeding import EVAL_STREAM, TRAIN_STREAM, episode_seed
+
+    seeds = [episode_seed(0, i) for i in range(10_000)]
+    assert seeds == [episode_seed(0, i) for i in range(10_000)]
+    assert len(set(seeds)) == 10_000 and all(0 <= s < 2**32 for s in seeds)
+    assert episode_seed(0, 5, TRAIN_STREAM) != episode_seed(0, 5, EVAL_STREAM) != episode_seed(1, 5)
+    with pytest.raises(ValueError, match="non-negative"):
+        episode_seed(0, -1)

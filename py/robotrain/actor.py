@@ -2,8 +2,9 @@
 
 A task is "play episodes ``first_id .. stop_id - 1``". Lanes take ids in order; a lane whose episode ends
 takes the next unplayed id until none is left. Everything random about an episode (its start state, its
-exploration coin flips and random actions) comes from the seeds of its id (``seeding.episode_seeds``), so an
-episode is the same whichever worker, lane or task size plays it, given the same weights and epsilon.
+exploration coin flips and random actions) comes from the generator that the seed of its id
+(``seeding.episode_seed``) gives the lane at reset, so an episode is the same whichever worker, lane or task
+size plays it, given the same weights and epsilon.
 """
 
 import numpy as np
@@ -11,9 +12,9 @@ import numpy as np
 from . import codec
 from .envs import make
 from .qnet import QNetwork
-from .seeding import TRAIN_STREAM, episode_seeds
+from .seeding import TRAIN_STREAM, episode_seed
 
-EXPLORE_CHUNK = 128  # exploration draws made per lane at a time, steps; refilled from the episode's own stream
+EXPLORE_CHUNK = 128  # exploration draws made per lane at a time, steps; refilled from the lane's episode generator
 
 
 class Actor:
@@ -52,9 +53,8 @@ class Actor:
         env, k, a_n = self.env, self.lanes, self.env.num_actions
         lane_ids = np.arange(k)
         episode = np.full(k, -1, dtype=np.int64)  # episode id per lane, -1 when the lane is idle
-        coins = np.zeros((k, EXPLORE_CHUNK))
-        random_actions = np.zeros((k, EXPLORE_CHUNK), dtype=np.int64)
-        rngs: list[np.random.Generator | None] = [None] * k
+        # Per lane and step of the current chunk: [0] the epsilon coin, [1] the random action as a fraction.
+        draws = np.zeros((k, 2, EXPLORE_CHUNK))
         next_id = first_id
 
         def start(lanes_to_start):
@@ -67,11 +67,9 @@ class Actor:
                     episode[lane] = -1
                     idle[lane] = True
                     continue
-                env_seed, explore_seed = episode_seeds(self.run_seed, next_id, stream)
                 episode[lane] = next_id
-                rngs[lane] = np.random.default_rng(explore_seed)
                 mask[lane] = True
-                env_seeds.append(env_seed)
+                env_seeds.append(episode_seed(self.run_seed, next_id, stream))
                 next_id += 1
             if env_seeds:
                 env.reset(mask, env_seeds)
@@ -90,11 +88,11 @@ class Actor:
                 break
             t = env.elapsed % EXPLORE_CHUNK
             for lane in np.flatnonzero(active & (t == 0)):
-                coins[lane] = rngs[lane].random(EXPLORE_CHUNK)
-                random_actions[lane] = rngs[lane].integers(0, a_n, EXPLORE_CHUNK)
+                draws[lane] = env.rngs[lane].random((2, EXPLORE_CHUNK))
             greedy = self.net.forward(obs).argmax(axis=1)
-            explore = coins[lane_ids, t] < epsilon
-            actions = np.where(explore, random_actions[lane_ids, t], greedy)
+            explore = draws[lane_ids, 0, t] < epsilon
+            random_actions = (draws[lane_ids, 1, t] * a_n).astype(np.int64)
+            actions = np.where(explore, random_actions, greedy)
             next_obs, reward, terminated, truncated = env.step(actions)
             rows = np.empty((k, self.width), dtype=np.float32)
             c = self._cols

@@ -48,10 +48,12 @@ class VectorEnv:
         """
         lanes = self._lanes(mask)
         if seeds is not None:
-            seeds = [int(s) for s in np.atleast_1d(np.asarray(seeds))]
+            seeds = np.ravel(seeds).tolist()
             if len(seeds) != len(lanes):
                 raise ValueError(f"reset got {len(seeds)} seeds for {len(lanes)} lanes")
             for lane, seed in zip(lanes, seeds):
+                if not isinstance(seed, int) or seed < 0:
+                    raise ValueError(f"{self.name}: reset seeds must be non-negative integers, got {seed!r}")
                 self.rngs[lane] = np.random.default_rng(seed)
         for lane in lanes:
             self.state[lane] = self._initial_state(self.rngs[lane])

@@ -38,6 +38,11 @@ class Learner:
         """Version of the online weights: the number of updates applied to them."""
         return self.updates
 
+    def load_params(self, params: np.ndarray) -> None:
+        """Start from given weights (online and target); ``ValueError`` if they do not fit."""
+        self.q.set_params(params)
+        self.target.params[:] = self.q.params
+
     def ingest(self, batch: codec.TrajectoryBatch) -> None:
         if batch.obs_dim != self.replay.obs_dim:
             raise ValueError(f"trajectory batch has obs_dim {batch.obs_dim}; this learner's env has {self.replay.obs_dim}")

@@ -13,15 +13,20 @@ import json
 import sys
 import time
 
+import numpy as np
+
+from . import codec, modelfile
 from .actor import Actor
 from .config import Config
 from .envs import ENV_NAMES
 from .run import Run
+from .seeding import EVAL_STREAM
 
 STAY_SOLVED_EVALS = 4  # evaluations after the first solved one that must also be solved
 
 
-def train_serial(config: Config, progress=None, stop_when_stable: bool = False, max_steps: int | None = None) -> Run:
+def train_serial(config: Config, progress=None, stop_when_stable: bool = False, max_steps: int | None = None,
+                 init_params: np.ndarray | None = None) -> Run:
     """Train ``config`` in this process for ``max_steps`` env steps (default: its ``total_timesteps``).
 
     ``progress(run)`` is called after every batch. Running past ``total_timesteps`` keeps the end values of
@@ -29,6 +34,8 @@ def train_serial(config: Config, progress=None, stop_when_stable: bool = False, 
     """
     max_steps = config.total_timesteps if max_steps is None else max_steps
     run = Run(config)
+    if init_params is not None:
+        run.learner.load_params(init_params)
     actor = Actor(config.env_id, config.seed, config.lanes, config.hidden_sizes)
     evaluator = Actor(config.env_id, config.seed, min(config.eval_episodes, 64), config.hidden_sizes)
     while run.env_steps < max_steps:
@@ -45,6 +52,14 @@ def train_serial(config: Config, progress=None, stop_when_stable: bool = False, 
         if stop_when_stable and stayed_solved(run) is not None:
             break
     return run
+
+
+def evaluate(env_id: str, run_seed: int, hidden_sizes, params: np.ndarray, episodes: int = 20) -> float:
+    """Mean greedy return of ``params`` over the run's ``episodes`` evaluation episodes (the ones Run uses)."""
+    actor = Actor(env_id, run_seed, min(episodes, 64), hidden_sizes)
+    actor.set_weights(codec.pack_weights(np.asarray(params, dtype=np.float32), 0))
+    batch = codec.unpack_trajectories(actor.run(0, episodes, 0.0, EVAL_STREAM))
+    return float(batch.episodes[:, 2].astype(np.float64).mean())
 
 
 def stayed_solved(run: Run) -> bool | None:
@@ -114,6 +129,14 @@ def main(argv=None) -> int:
     p.add_argument("--stop-when-stable", action="store_true",
                    help=f"stop once solved and the next {STAY_SOLVED_EVALS} evaluations are solved too")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--save-model", metavar="FILE", help="save the trained model (the page's model-file format)")
+    p.add_argument("--init-model", metavar="FILE", help="start from this model file's weights (same env and network)")
+    p.add_argument("--backend", choices=("serial", "ray"), default="serial",
+                   help="serial: actor and learner in this process; ray: actors on a Ray cluster")
+    p.add_argument("--actors", type=int, default=2, help="ray: number of actor processes")
+    p.add_argument("--address", default=None,
+                   help="ray: cluster address (ray://host:port or auto); default starts a local Ray")
+    p.add_argument("--mode", choices=("sync", "async"), default="sync", help="ray: synchronous or Ape-X style")
     args = p.parse_args(argv)
     overrides = {"seed": args.seed}
     for item in args.set:
@@ -128,10 +151,26 @@ def main(argv=None) -> int:
         config = Config.for_env(args.env, **overrides)
     except (TypeError, ValueError) as e:
         p.error(str(e))
+    init_params = None
+    if args.init_model:
+        try:
+            model = modelfile.load(args.init_model, expect_env=config.env_id)
+        except (OSError, ValueError) as e:
+            p.error(f"--init-model {args.init_model}: {e}")
+        if tuple(model["config"].hidden_sizes) != config.hidden_sizes:
+            p.error(f"--init-model: its hidden_sizes {model['config'].hidden_sizes} differ from {config.hidden_sizes}")
+        init_params = model["params"]
     max_steps = config.total_timesteps if args.max_steps is None else args.max_steps
     progress = None if args.quiet else Progress(max_steps)
     t0 = time.monotonic()
-    run = train_serial(config, progress, stop_when_stable=args.stop_when_stable, max_steps=max_steps)
+    if args.backend == "ray":
+        from .ray_backend import train_ray
+
+        run = train_ray(config, actors=args.actors, address=args.address, mode=args.mode, progress=progress,
+                        stop_when_stable=args.stop_when_stable, max_steps=max_steps, init_params=init_params)
+    else:
+        run = train_serial(config, progress, stop_when_stable=args.stop_when_stable, max_steps=max_steps,
+                           init_params=init_params)
     wall = time.monotonic() - t0
     if progress:
         progress.close()
@@ -141,6 +180,9 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
+    if args.save_model:
+        modelfile.save(args.save_model, config, run.learner.q.params, run.policy_version, run.env_steps)
+        print(f"model saved to {args.save_model}")
     return 0
 
 

@@ -1,16 +1,11 @@
 """Environment registry: ``make(name, num_envs, seed)`` builds any robotrain environment by name."""
 
 from .acrobot import Acrobot
+from .balancebot import BalanceBot
 from .base import VectorEnv
 from .cartpole import CartPole
 
-ENVS: dict[str, type[VectorEnv]] = {"cartpole": CartPole, "acrobot": Acrobot}
-try:
-    from .balancebot import BalanceBot
-
-    ENVS["balancebot"] = BalanceBot
-except ImportError:
-    pass
+ENVS: dict[str, type[VectorEnv]] = {"cartpole": CartPole, "acrobot": Acrobot, "balancebot": BalanceBot}
 ENV_NAMES = tuple(ENVS)
 
 

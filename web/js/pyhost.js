@@ -1,0 +1,89 @@
+// Loading robotrain into a Pyodide interpreter, and moving buffers in and out of it.
+// Used by the actor workers and by the main thread alike.
+
+const PACKAGE_DIR = '/home/pyodide/robotrain_pkg';
+
+/**
+ * Load Pyodide + numpy + robotrain from the site root `baseURL` (a URL ending in '/').
+ * onProgress(stage, fraction) is called as loading advances; returns the pyodide object.
+ */
+export async function loadRobotrain(baseURL, onProgress = () => {}) {
+  const started = performance.now();
+  onProgress('runtime', 0.05);
+  const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', baseURL).href);
+  const pyodide = await loadPyodide({
+    indexURL: new URL('pyodide/', baseURL).href,
+    stdout: (line) => console.log(`[python] ${line}`),
+    stderr: (line) => console.log(`[python stderr] ${line}`),
+  });
+  onProgress('numpy', 0.6);
+  await pyodide.loadPackage('numpy', { messageCallback: () => {}, errorCallback: (m) => console.log(m) });
+  onProgress('robotrain', 0.85);
+  const response = await fetch(new URL('py/robotrain.zip', baseURL));
+  if (!response.ok) throw new Error(`could not fetch py/robotrain.zip: HTTP ${response.status}`);
+  pyodide.unpackArchive(await response.arrayBuffer(), 'zip', { extractDir: PACKAGE_DIR });
+  pyodide.runPython(`import sys\nif ${JSON.stringify(PACKAGE_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(PACKAGE_DIR)})\nimport numpy, robotrain`);
+  onProgress('ready', 1);
+  pyodide.robotrainLoadMs = performance.now() - started;
+  return pyodide;
+}
+
+/** Helpers bound to one interpreter. Every PyProxy they create is destroyed before they return. */
+export function pyTools(pyodide) {
+  const np = pyodide.pyimport('numpy');
+  const json = pyodide.pyimport('json');
+  const float32 = np.float32;
+  return {
+    np,
+    /** A new numpy float32 array holding a copy of `f32` (one memcpy into the wasm heap). */
+    toNumpy(f32) {
+      const array = np.empty(f32.length, float32);
+      const view = array.getBuffer('f32');
+      try {
+        view.data.set(f32);
+      } finally {
+        view.release();
+      }
+      return array;
+    },
+    /** A JS-owned Float32Array copy of a contiguous numpy float32 array (the proxy is not destroyed). */
+    fromNumpy(array) {
+      const view = array.getBuffer('f32');
+      try {
+        return view.data.slice();
+      } finally {
+        view.release();
+      }
+    },
+    /** JSON-safe JS value of a Python object (through json.dumps); destroys `proxy` if asked. */
+    toJSON(proxy, destroy = true) {
+      try {
+        return JSON.parse(json.dumps(proxy));
+      } finally {
+        if (destroy && proxy && typeof proxy.destroy === 'function') proxy.destroy();
+      }
+    },
+    /** A Python object built from a JSON-safe JS value (lists, dicts, numbers, strings). */
+    fromJSON(value) {
+      return json.loads(JSON.stringify(value));
+    },
+    /** Call fn(...args) then destroy every PyProxy argument. */
+    callAndFree(fn, ...args) {
+      try {
+        return fn(...args);
+      } finally {
+        for (const arg of args) if (arg && typeof arg.destroy === 'function') arg.destroy();
+      }
+    },
+  };
+}
+
+/** Turn a Python exception (PythonError) into a short Error whose message is the exception line. */
+export function pythonErrorMessage(error) {
+  const text = String(error?.message ?? error);
+  if (error?.type) {
+    const lines = text.trim().split('\n');
+    return lines[lines.length - 1];
+  }
+  return text;
+}

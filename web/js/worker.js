@@ -1,0 +1,125 @@
+// An actor worker: its own Pyodide + numpy + robotrain, running whole episodes on request.
+// Started as a module worker by pool.js; speaks the protocol in protocol.js.
+import { MSG, EVENT, errorToJSON, sabRead } from './protocol.js';
+import { loadRobotrain, pyTools, pythonErrorMessage } from './pyhost.js';
+
+const BASE_URL = new URL('../', import.meta.url);
+
+let tools = null;
+let ActorClass = null;
+let actor = null;
+let weightsSerial = -1; // serial of the weights the actor holds (pool-wide counter, not the policy version)
+let sharedWeights = null; // SharedArrayBuffer when the page is cross-origin isolated
+
+const booting = (async () => {
+  const started = performance.now();
+  const pyodide = await loadRobotrain(BASE_URL, (stage, fraction) =>
+    self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
+  );
+  tools = pyTools(pyodide);
+  ActorClass = pyodide.pyimport('robotrain.actor').Actor;
+  self.postMessage({ event: EVENT.BOOTED, ms: performance.now() - started });
+})();
+booting.catch((error) => self.postMessage({ event: EVENT.BOOT_FAILED, error: errorToJSON(error) }));
+
+function setWeights(f32, serial) {
+  const array = tools.toNumpy(f32);
+  try {
+    actor.set_weights(array);
+  } finally {
+    array.destroy();
+  }
+  weightsSerial = serial;
+}
+
+function refreshFromShared() {
+  if (!sharedWeights) return;
+  const serial = Atomics.load(new Int32Array(sharedWeights, 0, 4), 1);
+  if (serial === weightsSerial || serial <= 0) return;
+  let array = null;
+  const copied = sabRead(sharedWeights, (view) => {
+    if (array && array.size !== view.length) {
+      array.destroy();
+      array = null;
+    }
+    array ??= tools.np.empty(view.length, tools.np.float32);
+    const buffer = array.getBuffer('f32');
+    buffer.data.set(view);
+    buffer.release();
+  });
+  try {
+    actor.set_weights(array);
+  } finally {
+    array.destroy();
+  }
+  weightsSerial = copied;
+}
+
+function requireActor() {
+  if (!actor) throw new Error('worker has no actor yet (INIT first)');
+  return actor;
+}
+
+const handlers = {
+  [MSG.INIT]({ env_id, run_seed, lanes, hidden_sizes }) {
+    actor?.destroy();
+    actor = null;
+    weightsSerial = -1;
+    const hidden = tools.fromJSON(hidden_sizes);
+    try {
+      actor = ActorClass(env_id, run_seed, lanes, hidden);
+    } finally {
+      hidden.destroy();
+    }
+    return {};
+  },
+  [MSG.SET_WEIGHTS]({ serial, weights, sab }) {
+    requireActor();
+    if (sab) {
+      sharedWeights = sab;
+      refreshFromShared();
+    } else {
+      sharedWeights = null;
+      setWeights(weights, serial);
+    }
+    return { serial: weightsSerial };
+  },
+  [MSG.RUN]({ first_id, stop_id, epsilon, stream }) {
+    requireActor();
+    refreshFromShared();
+    const started = performance.now();
+    const out = actor.run(first_id, stop_id, epsilon, stream ?? 0);
+    let packed;
+    try {
+      packed = tools.fromNumpy(out);
+    } finally {
+      out.destroy();
+    }
+    return {
+      result: { packed, ms: performance.now() - started, weights_serial: weightsSerial },
+      transfer: [packed.buffer],
+    };
+  },
+  [MSG.PING]() {
+    return { booted: tools !== null, actor: actor !== null, weights_serial: weightsSerial };
+  },
+};
+
+self.onmessage = async (event) => {
+  const { id, type } = event.data;
+  try {
+    await booting;
+    const handler = handlers[type];
+    if (!handler) throw new Error(`unknown message type ${JSON.stringify(type)}`);
+    const value = handler(event.data);
+    if (value && value.transfer) {
+      self.postMessage({ id, ok: true, result: value.result }, value.transfer);
+    } else {
+      self.postMessage({ id, ok: true, result: value });
+    }
+  } catch (error) {
+    const json = errorToJSON(error);
+    if (error?.type) json.message = pythonErrorMessage(error); // a Python exception: keep its last line
+    self.postMessage({ id, ok: false, error: json });
+  }
+};

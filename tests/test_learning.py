@@ -338,3 +338,24 @@ def test_config_round_trip_and_specs():
     assert specs["total_timesteps"]["default"] == 100_000
     assert specs["gamma"]["min"] == 0.0 and specs["gamma"]["doc"] == "discount factor"
     assert all(s["doc"] for s in specs.values())
+
+
+# --- Viewer ----------------------------------------------------------------------------------------------
+
+def test_viewer_plays_greedily_restarts_and_takes_pushes():
+    from robotrain.viewer import Viewer
+
+    viewer = Viewer("cartpole", (64, 64), seed=0)
+    row = viewer.step()  # no weights yet: a fixed action, never an error
+    assert len(row) == 4
+    viewer.set_weights(codec.pack_weights(QNetwork(4, 2, (64, 64), np.random.default_rng(0)).params, 9))
+    for _ in range(600):
+        viewer.step()
+    assert viewer.episode >= 1 and viewer.last_return is not None and viewer.info()["policy_version"] == 9
+    before = viewer.env.state[0, 3]
+    viewer.push(0.5)
+    assert viewer.env.state[0, 3] == pytest.approx(before + 0.5) and viewer.obs[0, 3] == pytest.approx(before + 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        viewer.push(float("inf"))
+    with pytest.raises(ValueError, match="needs"):
+        viewer.set_weights(codec.pack_weights(np.zeros(3, np.float32), 1))

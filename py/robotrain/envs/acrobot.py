@@ -107,6 +107,7 @@ class Acrobot(VectorEnv):
     num_actions = 3
     max_steps = MAX_STEPS
     solved_threshold = SOLVED_THRESHOLD
+    push_index = 2  # first joint's angular velocity
 
     def _initial_state(self, rng):
         return rng.uniform(low=-INIT_HIGH, high=INIT_HIGH, size=(4,)).astype(np.float32)
@@ -147,10 +148,3 @@ class Acrobot(VectorEnv):
             "dt_s": DT,
             "state_index": {"theta1": 0, "theta2": 1, "theta1_dot": 2, "theta2_dot": 3},
         }
-
-    def push(self, lane: int, impulse: float):
-        """Disturb one lane: add ``impulse`` (rad/s) to the first joint's velocity, for the page's 'push'."""
-        from .cartpole import _check_push
-
-        _check_push(self, lane, impulse)
-        self.state[lane, 2] += impulse

@@ -204,6 +204,7 @@ class BalanceBot(VectorEnv):
     num_actions = len(VOLTAGES)
     max_steps = MAX_STEPS
     solved_threshold = SOLVED_THRESHOLD
+    push_index = PITCH_RATE
 
     def _initial_state(self, rng):
         s = np.zeros(self.state_dim)
@@ -262,37 +263,3 @@ class BalanceBot(VectorEnv):
                 "voltage": VOLTAGE,
             },
         }
-
-    def push(self, lanes, impulse):
-        """Disturb lanes: add ``impulse`` (rad/s) to their pitch rate, for the page's 'push'.
-
-        ``lanes`` is a lane index, an array of lane indices or a bool mask of shape ``(num_envs,)``;
-        ``impulse`` is a number or one number per selected lane. The lanes' observations are refreshed.
-        """
-        idx = self._push_lanes(lanes)
-        try:
-            imp = np.asarray(impulse, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{self.name}: push impulse must be a number or numbers, got {impulse!r}") from None
-        if imp.ndim > 1 or (imp.ndim == 1 and imp.shape != idx.shape):
-            raise ValueError(f"{self.name}: push impulse must be a number or shape {idx.shape}, got shape {imp.shape}")
-        if not np.all(np.isfinite(imp)):
-            raise ValueError(f"{self.name}: push impulse must be finite, got {impulse!r}")
-        self.state[idx, PITCH_RATE] += imp
-        self._obs[idx] = self._observe(self.state[idx])
-
-    def _push_lanes(self, lanes) -> np.ndarray:
-        """The lane indices selected by ``lanes`` (index, index array or bool mask), or ``ValueError``."""
-        a = np.asarray(lanes)
-        if a.dtype == np.bool_:
-            if a.shape != (self.num_envs,):
-                raise ValueError(f"{self.name}: push mask must have shape ({self.num_envs},), got {a.shape}")
-            return np.flatnonzero(a)
-        if a.dtype.kind not in "iu" or a.ndim > 1:
-            raise ValueError(f"{self.name}: push lanes must be a lane index, index array or bool mask, got {lanes!r}")
-        if a.size and (a.min() < 0 or a.max() >= self.num_envs):
-            raise ValueError(f"{self.name}: push lanes must be in [0, {self.num_envs}), got {lanes!r}")
-        idx = np.atleast_1d(a).astype(np.int64)
-        if np.unique(idx).size != idx.size:
-            raise ValueError(f"{self.name}: push lanes must not repeat, got {lanes!r}")
-        return idx

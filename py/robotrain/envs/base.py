@@ -28,6 +28,7 @@ class VectorEnv:
     num_actions: int = 0
     max_steps: int = 0  # truncation limit, in steps
     solved_threshold: float = 0.0  # mean greedy return over 20 episodes that counts as solved
+    push_index: int = 0  # state column that ``push`` disturbs (an angular velocity, rad/s)
 
     def __init__(self, num_envs: int = 1, seed: int = 0):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
@@ -90,6 +91,42 @@ class VectorEnv:
                 f"{self.name}: actions must be in [0, {self.num_actions}), got values from {a.min()} to {a.max()}"
             )
         return a.astype(np.int64, copy=False)
+
+    def push(self, lanes, impulse):
+        """Disturb lanes: add ``impulse`` to state column ``push_index`` (an angular velocity, rad/s).
+
+        This is the page's "push the robot": the policy then has to recover.
+
+        ``lanes`` is a lane index, an array of lane indices or a bool mask of shape ``(num_envs,)``;
+        ``impulse`` is a number or one number per selected lane. The lanes' observations are refreshed.
+        """
+        idx = self._push_lanes(lanes)
+        try:
+            imp = np.asarray(impulse, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: push impulse must be a number or numbers, got {impulse!r}") from None
+        if imp.ndim > 1 or (imp.ndim == 1 and imp.shape != idx.shape):
+            raise ValueError(f"{self.name}: push impulse must be a number or shape {idx.shape}, got shape {imp.shape}")
+        if not np.all(np.isfinite(imp)):
+            raise ValueError(f"{self.name}: push impulse must be finite, got {impulse!r}")
+        self.state[idx, self.push_index] += imp
+        self._obs[idx] = self._observe(self.state[idx])
+
+    def _push_lanes(self, lanes) -> np.ndarray:
+        """The lane indices selected by ``lanes`` (index, index array or bool mask), or ``ValueError``."""
+        a = np.asarray(lanes)
+        if a.dtype == np.bool_:
+            if a.shape != (self.num_envs,):
+                raise ValueError(f"{self.name}: push mask must have shape ({self.num_envs},), got {a.shape}")
+            return np.flatnonzero(a)
+        if a.dtype.kind not in "iu" or a.ndim > 1:
+            raise ValueError(f"{self.name}: push lanes must be a lane index, index array or bool mask, got {lanes!r}")
+        if a.size and (a.min() < 0 or a.max() >= self.num_envs):
+            raise ValueError(f"{self.name}: push lanes must be in [0, {self.num_envs}), got {lanes!r}")
+        idx = np.atleast_1d(a).astype(np.int64)
+        if np.unique(idx).size != idx.size:
+            raise ValueError(f"{self.name}: push lanes must not repeat, got {lanes!r}")
+        return idx
 
     def draw_spec(self) -> dict:
         """JSON-safe description of how to draw one row of ``state``; see each environment."""

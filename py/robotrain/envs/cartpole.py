@@ -61,6 +61,7 @@ class CartPole(VectorEnv):
     num_actions = 2
     max_steps = MAX_STEPS
     solved_threshold = SOLVED_THRESHOLD
+    push_index = 3  # pole angular velocity
 
     def _initial_state(self, rng):
         return rng.uniform(low=-INIT_HIGH, high=INIT_HIGH, size=(4,))
@@ -100,15 +101,3 @@ class CartPole(VectorEnv):
             "tau_s": TAU,
             "state_index": {"x": 0, "x_dot": 1, "theta": 2, "theta_dot": 3},
         }
-
-    def push(self, lane: int, impulse: float):
-        """Disturb one lane: add ``impulse`` (rad/s) to the pole's angular velocity, for the page's 'push'."""
-        _check_push(self, lane, impulse)
-        self.state[lane, 3] += impulse
-
-
-def _check_push(env, lane, impulse):
-    if not isinstance(lane, (int, np.integer)) or not 0 <= lane < env.num_envs:
-        raise ValueError(f"{env.name}: push lane must be an integer in [0, {env.num_envs}), got {lane!r}")
-    if not np.isfinite(impulse):
-        raise ValueError(f"{env.name}: push impulse must be finite, got {impulse!r}")

@@ -7,6 +7,7 @@ import { pythonErrorMessage } from './pyhost.js';
 export const MODES = Object.freeze(['main', 'sync', 'async']);
 const EVAL_STREAM = 1;
 const LEARN_SLICE_MS = 6; // target length of one learning slice on the main thread
+const LONG_SLICE_MS = 16; // slices longer than one 60 Hz frame are counted in stats()
 const INGEST_SLICE_MS = 4; // async mode: stop ingesting queued results after this long, learn, then go on
 // Async mode keeps every worker fed unless the learner is more than this many seconds of updates (at its
 // measured speed) behind the data; without a bound the replay ratio collapses when actors outrun the learner.
@@ -77,6 +78,8 @@ export class Trainer {
     this.error = null;
     this.budget = new SliceBudget({ targetMs: LEARN_SLICE_MS, initialMsPerUnit: 3 });
     this.longestSliceMs = 0;
+    this.slices = 0;
+    this.longSlices = 0;
     this.batches = 0;
     this.sincePublish = 0;
     this.publishedAt = 0;
@@ -295,6 +298,8 @@ export class Trainer {
     this.busyMs.learn += ms;
     this.budget.observe(done, ms);
     this.longestSliceMs = Math.max(this.longestSliceMs, ms);
+    this.slices += 1;
+    if (ms > LONG_SLICE_MS) this.longSlices += 1;
     return done;
   }
 
@@ -477,6 +482,8 @@ export class Trainer {
       },
       replay_size: run.replay_size ?? 0,
       longest_learn_slice_ms: Math.round(this.longestSliceMs * 100) / 100,
+      learn_slices: this.slices,
+      learn_slices_over_16ms: this.longSlices,
       main_thread_busy_ms: Object.fromEntries(Object.entries(this.busyMs).map(([k, v]) => [k, Math.round(v)])),
       training_wall_ms: this.startedAt === null ? 0 : Math.round(performance.now() - this.startedAt),
       updates_per_slice: this.budget.units,

@@ -1,0 +1,111 @@
+"""The page itself: clean load, bad settings in the URL and in the controls, opened from disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import origin_of, stats, wait_for
+
+READY = "robotrain.stats().state === 'ready' && robotrain.stats().workers.every(w => w.state === 'idle')"
+
+
+def test_page_loads_cleanly_from_its_own_origin(open_page, base_url):
+    page, log = open_page(f"{base_url}?workers=2")
+    wait_for(page, READY, 90, "the page and 2 workers to be ready")
+    s = stats(page)
+    assert [w["id"] for w in s["workers"]] == [0, 1]
+    assert s["workers_ready"] == 2
+    assert s["config"]["env_id"] == "cartpole"
+    assert s["episodes"] == 0 and s["updates"] == 0, "nothing trains before Start"
+    assert page.locator("#message").is_hidden()
+    assert page.locator("#start").is_enabled()
+    assert page.locator("#loading-text").inner_text() == "Workers ready: 2 of 2."
+    # Everything fits a 1280x720 window without horizontal scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert log.requests, "no requests recorded"
+    assert log.foreign_requests(origin_of(base_url)) == []
+    assert log.problems() == []
+
+
+def test_opened_from_disk_says_it_must_be_served(open_page, site):
+    page, log = open_page((site / "index.html").as_uri())
+    message = page.locator("#message")
+    message.wait_for(state="visible", timeout=10_000)
+    text = message.inner_text()
+    assert "must be served" in text
+    assert "python3 build.py serve" in text
+    assert page.evaluate("typeof window.robotrain") == "undefined"
+    assert log.problems() == []
+
+
+# (query, parameter named in the message, words of the allowed values that must appear)
+BAD_URLS = [
+    ("workers=0", "workers", ["auto", "1 to 16"]),
+    ("workers=17", "workers", ["auto", "1 to 16"]),
+    ("workers=four", "workers", ["auto", "1 to 16"]),
+    ("seed=abc", "seed", ["whole number from 0"]),
+    ("seed=-3", "seed", ["whole number from 0"]),
+    ("mode=turbo", "mode", ["main", "sync", "async"]),
+    ("batch=0", "batch", ["whole number"]),
+    ("lanes=x", "lanes", ["whole number"]),
+    ("autostart=maybe", "autostart", ["1 or 0"]),
+]
+
+
+@pytest.mark.parametrize("query,param,allowed", BAD_URLS, ids=[q for q, _, _ in BAD_URLS])
+def test_bad_url_parameter_is_named_and_nothing_starts(open_page, base_url, query, param, allowed):
+    page, log = open_page(f"{base_url}?{query}&autostart=1" if "autostart" not in query else f"{base_url}?{query}")
+    message = page.locator("#message")
+    message.wait_for(state="visible", timeout=10_000)
+    text = message.inner_text()
+    assert f"URL parameter {param} =" in text
+    for word in allowed:
+        assert word in text
+    assert "Nothing was started" in text
+    s = stats(page)
+    assert s["state"] == "invalid"
+    assert s["workers"] == [] and page.workers == []
+    assert page.evaluate("robotrain.start()") is False
+    assert page.locator("#start").is_disabled()
+    assert stats(page)["episodes"] == 0
+    assert log.problems() == []
+
+
+def test_bad_env_and_out_of_range_lanes_are_named_once_python_knows_them(open_page, base_url):
+    page, log = open_page(f"{base_url}?env=moonwalker&lanes=100000&autostart=1")
+    wait_for(page, "robotrain.stats().state === 'invalid'", 60, "the settings to be rejected")
+    text = page.locator("#message").inner_text()
+    assert 'URL parameter env = "moonwalker" is not allowed: use one of cartpole, acrobot, balancebot' in text
+    assert 'URL parameter lanes = "100000" is not allowed: use a whole number from 1 to' in text
+    s = stats(page)
+    assert s["workers"] == [] and page.workers == []
+    assert s["episodes"] == 0 and s["config"] is None
+    assert page.evaluate("robotrain.start()") is False
+    # Fixing both in the controls makes the page usable.
+    page.select_option("#env", "acrobot")
+    page.fill("#lanes", "4")
+    page.dispatch_event("#lanes", "change")
+    wait_for(page, "robotrain.stats().config && robotrain.stats().config.env_id === 'acrobot'", 30, "acrobot set up")
+    assert stats(page)["config"]["lanes"] == 4
+    assert page.locator("#message").is_hidden()
+    assert log.problems() == []
+
+
+def test_bad_value_typed_in_the_controls_is_named_and_blocks_start(open_page, base_url):
+    page, log = open_page(f"{base_url}?mode=main")
+    wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
+    page.fill("#seed", "twelve")
+    page.dispatch_event("#seed", "change")
+    message = page.locator("#message")
+    message.wait_for(state="visible", timeout=5_000)
+    assert 'Seed: seed = "twelve" is not allowed: use a whole number from 0' in message.inner_text()
+    assert page.locator("#seed").get_attribute("aria-invalid") == "true"
+    assert page.locator("#start").is_disabled()
+    assert page.evaluate("robotrain.start()") is False
+    assert stats(page)["state"] == "invalid"
+    page.fill("#seed", "7")
+    page.dispatch_event("#seed", "change")
+    wait_for(page, "robotrain.stats().state === 'ready' && robotrain.stats().config.seed === 7", 10, "seed 7")
+    assert message.is_hidden()
+    assert "seed=7" in page.url and "mode=main" in page.url
+    assert log.problems() == []

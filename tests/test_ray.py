@@ -1,0 +1,125 @@
+"""The Ray backend on a local Ray with 2 CPUs: sync curve = serial curve for any N, failures, solving, model files."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import ray
+
+from robotrain import modelfile
+from robotrain.config import Config
+from robotrain.ray_backend import RayTrainer, init_ray, limit_blas_threads, train_ray
+from robotrain.train import evaluate, train_serial
+
+SHORT_STEPS = 5_000
+# Four tasks per synchronous batch, so two actors really share every batch.
+SHORT = {"seed": 3, "batch_episodes": 16, "episodes_per_task": 4, "eval_interval": 1_000}
+SOLVE_SEED = 3  # default-config cartpole solves at 20,051 env steps with this seed (sync curve = serial curve)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    limit_blas_threads(1)  # as the Ray driver does; the serial reference runs faster too, with the same numbers
+    started = init_ray(None, num_cpus=2)
+    yield
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def serial_short(local_ray):
+    return train_serial(Config.for_env("cartpole", **SHORT), max_steps=SHORT_STEPS)
+
+
+def assert_exactly_once(run):
+    stats = run.backend_stats
+    ids = sorted(e for e, _, _ in run.episodes)
+    assert ids == list(range(run.next_episode_id)), "every issued episode id ingested exactly once"
+    assert stats["lost"] == 0 and stats["duplicates_dropped"] == 0
+    assert stats["issued_episodes"] == stats["ingested_episodes"] == len(ids)
+
+
+class Killer(threading.Thread):
+    """Kills (``ray.kill``) the actor of an in-flight training task, ``kills`` times, once past ``after_steps``."""
+
+    def __init__(self, trainer: RayTrainer, kills: int, after_steps: int, gap_steps: int):
+        super().__init__(daemon=True)
+        self.trainer, self.kills, self.next_at, self.gap = trainer, kills, after_steps, gap_steps
+        self.done, self.halt = [], threading.Event()
+
+    def run(self):
+        t = self.trainer
+        while len(self.done) < self.kills and not self.halt.is_set():
+            if t.run.env_steps >= self.next_at:
+                busy = [job for job in list(t.inflight.values()) if job.task["kind"] == "train"]
+                if busy:
+                    slot = t.slots[busy[0].slot]
+                    ray.kill(slot.handle)
+                    self.done.append((t.run.env_steps, slot.index, busy[0].task["first_id"]))
+                    self.next_at = t.run.env_steps + self.gap
+            time.sleep(0.001)
+
+
+def test_sync_curve_does_not_depend_on_actors_and_equals_serial(local_ray, serial_short):
+    cfg = Config.for_env("cartpole", **SHORT)
+    for n in (1, 2):
+        run = train_ray(cfg, actors=n, max_steps=SHORT_STEPS)
+        assert run.history() == serial_short.history(), f"{n} actor(s)"
+        assert np.array_equal(run.weights_packed(), serial_short.weights_packed())
+        assert len(run.evals) >= 4 and run.backend_stats["mode"] == "sync"
+        assert run.backend_stats["actors"] == n and run.backend_stats["mean_staleness"] == 0.0
+        assert_exactly_once(run)
+
+
+def test_killed_actor_in_sync_mode_changes_nothing(local_ray, serial_short):
+    trainer = RayTrainer(Config.for_env("cartpole", **SHORT), actors=2, mode="sync")
+    killer = Killer(trainer, kills=2, after_steps=1_500, gap_steps=1_000)
+    killer.start()
+    try:
+        run = trainer.train(max_steps=SHORT_STEPS)
+    finally:
+        killer.halt.set()
+        killer.join()
+        trainer.close()
+    stats = run.backend_stats
+    assert len(killer.done) == 2, killer.done
+    assert stats["actor_restarts"] == 2 and stats["rerun_tasks"] >= 2, stats
+    assert_exactly_once(run)
+    assert run.history() == serial_short.history()  # the kills changed nothing, not even the curve
+
+
+def test_killed_actor_in_async_mode_loses_and_duplicates_nothing(local_ray):
+    cfg = Config.for_env("cartpole", seed=5, eval_interval=2_000)
+    trainer = RayTrainer(cfg, actors=2, mode="async")
+    killer = Killer(trainer, kills=3, after_steps=1_000, gap_steps=1_500)
+    killer.start()
+    try:
+        run = trainer.train(max_steps=8_000)
+    finally:
+        killer.halt.set()
+        killer.join()
+        trainer.close()
+    stats = run.backend_stats
+    assert len(killer.done) == 3, killer.done
+    assert stats["actor_restarts"] == 3 and stats["rerun_tasks"] >= 3, stats
+    assert_exactly_once(run)
+    assert run.env_steps >= 8_000 and len(run.evals) >= 2
+    assert run.learner.updates == (run.env_steps - cfg.learning_starts) // cfg.train_frequency  # none skipped
+    assert stats["mean_staleness"] > 0  # actors really ran behind the learner
+
+
+def test_cartpole_solved_with_2_actors_and_model_round_trip(local_ray, tmp_path):
+    cfg = Config.for_env("cartpole", seed=SOLVE_SEED)  # the default config
+    run = train_ray(cfg, actors=2, mode="sync", stop=lambda r: r.solved_at() is not None)
+    assert run.solved_at() is not None, run.evals
+    assert run.evals[-1][1] >= run.env_info()["solved_threshold"]
+    assert_exactly_once(run)
+    # Saved in the page's model-file format, loaded back, evaluated greedily: the run's last evaluation.
+    path = tmp_path / "cartpole.robotrain.json"
+    modelfile.save(str(path), cfg, run.learner.q.params, run.policy_version, run.env_steps)
+    model = modelfile.load(str(path), expect_env="cartpole")
+    assert model["policy_version"] == run.policy_version and model["env_steps"] == run.env_steps
+    assert np.array_equal(model["params"], run.learner.q.params)
+    again = evaluate(cfg.env_id, cfg.seed, model["config"].hidden_sizes, model["params"], cfg.eval_episodes)
+    assert again == run.evals[-1][1]

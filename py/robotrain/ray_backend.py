@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import ObjectLostError, RayActorError
 
-from . import codec
+from . import codec, modelfile
 from .actor import Actor
 from .config import Config
 from .run import Run
@@ -54,6 +54,7 @@ ASYNC_MIN_PUBLISH_INTERVAL_S = 0.05  # async: publish at most this often
 LEARN_SLICE_S = 0.01  # async: length of one learning slice between polls for arrived results
 PROGRESS_EVERY_S = 0.25  # async: progress(run) at most this often
 MAX_RESTARTS_PER_ACTOR = 10  # more restarts than this per actor slot means something is wrong: stop the run
+MAX_TASK_ATTEMPTS = 5  # a task whose actor died this many times is not tried again (it may be what kills them)
 MAX_EVAL_LANES = 64  # the evaluator's lanes, as in train_serial
 
 
@@ -80,7 +81,8 @@ class RolloutWorker:
         return actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"])
 
     def info(self) -> dict:
-        return {"pid": os.getpid(), "node": platform.node(), "weight_fetches": self.fetches}
+        return {"pid": os.getpid(), "node": platform.node(), "weight_fetches": self.fetches,
+                "cpu_s": time.process_time()}
 
 
 @dataclass
@@ -102,7 +104,6 @@ class _Job:
     slot: int = -1
     generation: int = -1
     attempts: int = 0
-    submitted: float = 0.0
 
 
 @dataclass
@@ -110,7 +111,7 @@ class _Counters:
     restarts: int = 0
     rerun_tasks: int = 0
     tasks: int = 0
-    publications: int = 0
+    weight_puts: int = 0
     rollout_s: float = 0.0  # sync: wall time spent waiting for batches and evaluations
     learn_s: float = 0.0
     ingest_s: float = 0.0
@@ -201,7 +202,7 @@ class RayTrainer:
             raise AssertionError("only the current weights can be put")
         if version not in self._refs:
             self._refs[version] = ray.put(self.run.weights_packed())
-            self.c.publications += 1
+            self.c.weight_puts += 1
         return version, self._refs[version]
 
     def _publish(self) -> None:
@@ -213,7 +214,7 @@ class RayTrainer:
 
     def _submit(self, job: _Job, slot: _Slot) -> None:
         version, ref = job.weights
-        job.slot, job.generation, job.attempts, job.submitted = slot.index, slot.generation, job.attempts + 1, time.monotonic()
+        job.slot, job.generation, job.attempts = slot.index, slot.generation, job.attempts + 1
         out = slot.handle.run.remote([ref], version, job.task)
         self.inflight[out] = job
         slot.busy += 1
@@ -262,8 +263,12 @@ class RayTrainer:
             try:
                 done.append((job, ray.get(ref)))
                 slot.ready = slot.ready or current
-            except RayActorError as e:
-                self._replace(slot, job.generation, e)
+            except (RayActorError, ObjectLostError) as e:
+                # The actor died (or the node holding the result did): the task runs again elsewhere.
+                if isinstance(e, RayActorError):
+                    self._replace(slot, job.generation, e)
+                if job.attempts >= MAX_TASK_ATTEMPTS:
+                    raise RuntimeError(f"task {job.task} failed {job.attempts} times; last error: {e}") from e
                 self.queue.appendleft(job)
                 self.c.rerun_tasks += 1
         return done
@@ -417,7 +422,7 @@ class RayTrainer:
             "backend": "ray", "mode": self.mode, "actors": self.n_actors, "ray_version": ray.__version__,
             "issued_episodes": run.next_episode_id, "ingested_episodes": len(run.episodes), "lost": self.lost(),
             "duplicates_dropped": run.duplicates_dropped, "actor_restarts": c.restarts, "rerun_tasks": c.rerun_tasks,
-            "tasks": c.tasks, "publications": c.publications,
+            "tasks": c.tasks, "weight_puts": c.weight_puts,
             "mean_staleness": float(stale.mean()) if len(stale) else 0.0,
             "max_staleness": int(stale.max()) if len(stale) else 0,
             "env_steps_per_s": round(run.env_steps / wall, 1), "updates_per_s": round(run.learner.updates / wall, 1),
@@ -426,13 +431,12 @@ class RayTrainer:
         }
 
     def close(self) -> None:
-        for ref in list(self.inflight):
-            ray.cancel(ref, force=False)
+        """Kill this trainer's Ray actors (their unfinished tasks are abandoned)."""
         self.inflight.clear()
         for slot in self.slots:
             try:
                 ray.kill(slot.handle, no_restart=True)
-            except Exception:
+            except Exception:  # already gone
                 pass
 
 
@@ -473,23 +477,31 @@ def train_ray(config: Config, actors: int = 2, address: str | None = None, mode:
 
 # ---- benchmark ------------------------------------------------------------------------------------------
 
-def _rollout_rate(env_id: str, actors: int, seconds: float, episodes_per_task: int, epsilon: float) -> dict:
-    """Env steps/s the driver receives and ingests from ``actors`` actors, learning off, fixed random weights."""
+def _rollout_rate(env_id: str, actors: int, seconds: float, episodes_per_task: int, epsilon: float,
+                  params: np.ndarray | None = None) -> dict:
+    """Env steps/s the driver receives and ingests from ``actors`` actors, learning off, fixed random weights.
+
+    Also the CPU seconds the actors and the driver spent in the window, so contention from other processes
+    on the machine shows up (wall speed-up below CPU speed-up) instead of hiding in the figure.
+    """
     cfg = Config.for_env(env_id, start_e=epsilon, end_e=epsilon, episodes_per_task=episodes_per_task,
                          buffer_size=200_000, total_timesteps=100_000_000, eval_interval=10_000_000)
-    trainer = RayTrainer(cfg, actors=actors, mode="async", learn=False)
+    trainer = RayTrainer(cfg, actors=actors, mode="async", learn=False, init_params=params)
     try:
         run = trainer.run
-        # Warm-up: every actor has started and played a task.
-        trainer.train(max_steps=run.env_steps + 1)
-        while run.env_steps < 5_000 * actors:
-            trainer.train(max_steps=run.env_steps + 5_000)
-        s0, t0 = run.env_steps, time.monotonic()
+        while run.env_steps < 20_000 * actors:  # warm-up: every actor has started and played tasks
+            trainer.train(max_steps=run.env_steps + 10_000)
+        cpu = lambda: sum(i["cpu_s"] for i in ray.get([h.info.remote() for h in trainer.handles]))  # noqa: E731
+        s0, tasks0, a0, d0, t0 = run.env_steps, trainer.c.tasks, cpu(), time.process_time(), time.monotonic()
         deadline = t0 + seconds
         trainer.train(stop=lambda r: time.monotonic() >= deadline, max_steps=10**12)
-        dt = time.monotonic() - t0
-        return {"actors": actors, "env_steps_per_s": round((run.env_steps - s0) / dt, 1), "seconds": round(dt, 2),
-                "env_steps": run.env_steps - s0, "tasks": trainer.c.tasks}
+        dt, steps, tasks = time.monotonic() - t0, run.env_steps - s0, trainer.c.tasks - tasks0
+        actor_cpu, driver_cpu = cpu() - a0, time.process_time() - d0
+        return {"actors": actors, "env_steps_per_s": round(steps / dt, 1), "seconds": round(dt, 2), "env_steps": steps,
+                "tasks": tasks, "transitions_per_task": round(steps / max(tasks, 1), 1),
+                "actor_cpu_s": round(actor_cpu, 2), "driver_cpu_s": round(driver_cpu, 2),
+                "env_steps_per_actor_cpu_s": round(steps / max(actor_cpu, 1e-9), 1),
+                "driver_cpu_ms_per_task": round(1000 * driver_cpu / max(tasks, 1), 3)}
     finally:
         trainer.close()
 
@@ -547,16 +559,23 @@ def _learner_limit(env_id: str, seconds: float = 3.0) -> dict:
 
 
 def bench(env_id: str = "cartpole", actor_counts=(1, 2), seconds: float = 10.0, episodes_per_task: int = 64,
-          epsilon: float = 0.1, train_steps: int = 20_000, address: str | None = None) -> dict:
+          epsilon: float = 0.1, train_steps: int = 20_000, address: str | None = None, model: str | None = None) -> dict:
+    """Rollout throughput (learning off) and training throughput (sync and async) per actor count, and the
+    learner's own limits. ``model`` (a model file) gives the rollouts trained weights (realistic episode
+    lengths); without it they use the initial random network, as ``robotrain.bench`` does."""
+    params = modelfile.load(model, expect_env=env_id)["params"] if model else None
     started = init_ray(address, max(max(actor_counts), os.cpu_count() or 1))
     out = {"env": env_id, "python": platform.python_version(), "numpy": np.__version__, "ray": ray.__version__,
            "machine": platform.machine(), "cpus": os.cpu_count(), "load_avg_at_start": list(os.getloadavg()),
-           "rollout": {}, "training": {}, "episodes_per_task": episodes_per_task, "epsilon": epsilon}
+           "rollout": {}, "training": {}, "episodes_per_task": episodes_per_task, "epsilon": epsilon,
+           "rollout_weights": model or "initial random network"}
     try:
         for n in actor_counts:
-            r = _rollout_rate(env_id, n, seconds, episodes_per_task, epsilon)
+            r = _rollout_rate(env_id, n, seconds, episodes_per_task, epsilon, params)
             out["rollout"][str(n)] = r
-            print(f"rollout  {n} actor(s): {r['env_steps_per_s']:>10,.0f} env steps/s (learning off)", flush=True)
+            print(f"rollout  {n} actor(s): {r['env_steps_per_s']:>10,.0f} env steps/s (learning off; "
+                  f"{r['env_steps_per_actor_cpu_s']:,.0f} per actor CPU s, driver {r['driver_cpu_ms_per_task']:.2f} "
+                  f"ms CPU per task of {r['transitions_per_task']:,.0f} transitions)", flush=True)
         lo, hi = str(min(actor_counts)), str(max(actor_counts))
         out["rollout_speedup"] = round(out["rollout"][hi]["env_steps_per_s"] / out["rollout"][lo]["env_steps_per_s"], 2)
         print(f"rollout  {hi} vs {lo} actors: {out['rollout_speedup']:.2f}x", flush=True)
@@ -571,14 +590,19 @@ def bench(env_id: str = "cartpole", actor_counts=(1, 2), seconds: float = 10.0, 
         print(f"learner: {lim['updates_per_s']:,.0f} updates/s (= {lim['env_steps_per_s_at_schedule_ratio']:,.0f} "
               f"env steps/s at train_frequency {lim['train_frequency']}), ingest "
               f"{lim['ingest_transitions_per_s']:,.0f} transitions/s", flush=True)
-        per_actor = out["rollout"][lo]["env_steps_per_s"] / int(lo)
+        first = out["rollout"][lo]
+        per_actor = first["env_steps_per_actor_cpu_s"]  # one actor on one dedicated core
+        # The driver's share per task (receive + ingest) bounds how many tasks/s one driver can take at all.
+        driver_steps_per_s = 1000 * first["transitions_per_task"] / max(first["driver_cpu_ms_per_task"], 1e-6)
+        out["actor_env_steps_per_core_s"] = per_actor
         out["actors_until_learner_saturates"] = {
             "at_schedule_ratio": round(lim["env_steps_per_s_at_schedule_ratio"] / per_actor, 2),
-            "ingest_only": round(lim["ingest_transitions_per_s"] / per_actor, 1),
+            "receive_and_ingest_only": round(min(lim["ingest_transitions_per_s"], driver_steps_per_s) / per_actor, 1),
         }
-        print(f"one learner keeps up with ~{out['actors_until_learner_saturates']['at_schedule_ratio']} actors at the "
-              f"schedule's replay ratio, ~{out['actors_until_learner_saturates']['ingest_only']} ingesting only",
-              flush=True)
+        sat = out["actors_until_learner_saturates"]
+        print(f"one actor core: {per_actor:,.0f} env steps/s; one learner keeps up with ~{sat['at_schedule_ratio']} "
+              f"actor cores at the schedule's replay ratio, ~{sat['receive_and_ingest_only']} receiving and ingesting "
+              f"only", flush=True)
     finally:
         out["load_avg_at_end"] = list(os.getloadavg())
         if started:
@@ -595,12 +619,13 @@ def main(argv=None) -> int:
     p.add_argument("--episodes-per-task", type=int, default=64)
     p.add_argument("--train-steps", type=int, default=20_000, help="env steps of each training measurement")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--model", metavar="FILE", help="rollouts use this model file's weights (default: random init)")
     p.add_argument("--json", metavar="FILE", help="write the results here")
     args = p.parse_args(argv)
     if not args.bench:
         p.error("nothing to do: use --bench (training runs through python -m robotrain.train --backend ray)")
     out = bench(args.env, tuple(args.actors), args.seconds, args.episodes_per_task, train_steps=args.train_steps,
-                address=args.address)
+                address=args.address, model=args.model)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

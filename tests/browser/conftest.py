@@ -43,15 +43,25 @@ def site(tmp_path_factory) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def base_url(site) -> str:
-    """http://127.0.0.1:PORT/ serving the built site (not cross-origin isolated)."""
-    server = build.serve(site, "127.0.0.1", 0, isolated=False)
+def _serve(site: Path, isolated: bool):
+    server = build.serve(site, "127.0.0.1", 0, isolated=isolated)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def base_url(site) -> str:
+    """http://127.0.0.1:PORT/ serving the built site (not cross-origin isolated)."""
+    yield from _serve(site, isolated=False)
+
+
+@pytest.fixture(scope="session")
+def isolated_base_url(site) -> str:
+    """The same site served with COOP/COEP/CORP, so the page is cross-origin isolated."""
+    yield from _serve(site, isolated=True)
 
 
 @pytest.fixture(scope="session")

@@ -311,6 +311,8 @@ const api = {
       fps: Math.round(app.fps * 10) / 10,
       workers: app.pool ? app.pool.describe() : [],
       workers_ready: app.pool ? app.pool.readyCount : 0,
+      weights_transport: app.pool ? (app.pool.shared ? 'SharedArrayBuffer' : 'copy') : 'local',
+      cross_origin_isolated: globalThis.crossOriginIsolated === true,
       settings: { ...app.settings },
       errors: [...app.inputErrors.values(), app.loadError, app.trainerError].filter(Boolean),
       timings: { ...app.timings },

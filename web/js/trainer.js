@@ -93,6 +93,7 @@ export class Trainer {
     this.viewAccumulator = 0;
     this.lastViewState = null;
     this.staleness = { sum: 0, count: 0, max: 0 };
+    this.newestResultVersion = -1; // highest policy version an ingested result was played with
     this.episodeRate = new RateMeter(10000);
     this.stepRate = new RateMeter(10000);
     this.counts = { episodes: 0, envSteps: 0 };
@@ -271,6 +272,7 @@ export class Trainer {
     this.staleness.sum += summary.staleness;
     this.staleness.count += 1;
     this.staleness.max = Math.max(this.staleness.max, summary.staleness);
+    this.newestResultVersion = Math.max(this.newestResultVersion, summary.policy_version);
     const now = performance.now();
     this.episodeRate.sample(this.counts.episodes, now);
     this.stepRate.sample(this.counts.envSteps, now);
@@ -481,6 +483,7 @@ export class Trainer {
         recent_mean: run.mean_staleness ?? 0,
       },
       replay_size: run.replay_size ?? 0,
+      newest_result_policy_version: this.newestResultVersion,
       longest_learn_slice_ms: Math.round(this.longestSliceMs * 100) / 100,
       learn_slices: this.slices,
       learn_slices_over_16ms: this.longSlices,

@@ -1,0 +1,37 @@
+"""The worker pool: weights through a SharedArrayBuffer when isolated, and a crashed worker's task re-queued."""
+
+from __future__ import annotations
+
+from .helpers import origin_of, stats, wait_for
+
+
+def test_isolated_page_shares_weights_through_a_shared_array_buffer(open_page, isolated_base_url):
+    page, log = open_page(f"{isolated_base_url}?workers=2&mode=sync&batch=16&autostart=1")
+    assert page.evaluate("crossOriginIsolated") is True
+    wait_for(page, "robotrain.stats().newest_result_policy_version > 0", 120, "a result played with learned weights")
+    s = stats(page)
+    assert s["weights_transport"] == "SharedArrayBuffer"
+    assert all(w["failures"] == 0 for w in s["workers"])
+    assert log.foreign_requests(origin_of(isolated_base_url)) == []
+    assert log.problems() == []
+
+
+def test_a_crashed_worker_is_replaced_and_its_task_runs_again(open_page, base_url):
+    # Sync mode, batch 16 = two tasks of 8 episodes per batch, two workers.
+    page, log = open_page(f"{base_url}?workers=2&mode=sync&batch=16&seed=3&autostart=1")
+    wait_for(page, "robotrain.stats().episodes >= 32", 120, "training to run")
+    # Make worker 0's next message throw outside any handler: an uncaught error, as a crash would be.
+    crashing = next(w for w in page.workers if "robotrain-actor-0" in (w.evaluate("self.name") or ""))
+    crashing.evaluate("(() => { self.onmessage = () => { throw new Error('injected crash'); }; return true; })()")
+    wait_for(page, "robotrain.stats().workers[0].failures === 1", 60, "the crash to be noticed")
+    done = stats(page)["episodes"]
+    wait_for(page, f"robotrain.stats().episodes >= {done + 64}", 120, "training to go on after the crash")
+    wait_for(page, "robotrain.stats().workers[0].state !== 'restarting'", 60, "the replacement worker")
+    page.evaluate("robotrain.pause()")
+    s = stats(page)
+    assert s["state"] == "paused" and s["errors"] == []
+    assert s["workers"][0]["failures"] == 1 and s["workers"][1]["failures"] == 0
+    ids = [e[0] for e in page.evaluate("robotrain.history()")["episodes"]]
+    assert ids == list(range(len(ids))), "every episode id exactly once, none lost"
+    others = [p for p in log.problems() if "injected crash" not in p]
+    assert others == []

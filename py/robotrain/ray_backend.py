@@ -191,6 +191,13 @@ class RayTrainer:
         c = self.config
         return self._remote.remote(c.env_id, c.seed, c.lanes, c.hidden_sizes, min(c.eval_episodes, MAX_EVAL_LANES))
 
+    def wait_ready(self) -> list:
+        """Block until every actor has started; returns their ``info()``."""
+        infos = ray.get([s.handle.info.remote() for s in self.slots])
+        for slot in self.slots:
+            slot.ready = True
+        return infos
+
     @property
     def handles(self) -> list:
         """The live Ray actor handles (tests kill them with ``ray.kill``)."""
@@ -510,6 +517,7 @@ def _training_rate(env_id: str, actors: int, mode: str, steps: int, seed: int = 
     cfg = Config.for_env(env_id, seed=seed)
     trainer = RayTrainer(cfg, actors=actors, mode=mode)
     try:
+        trainer.wait_ready()  # actor start-up is not throughput
         trainer.train(max_steps=steps)
         s = trainer.stats()
         return {"actors": actors, "mode": mode, "env_steps": trainer.run.env_steps, "wall_s": round(trainer.wall_s, 2),

@@ -153,7 +153,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         return False
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     if address is None:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), **common)
+        # "local": always a new private instance, even if a cluster was started on this machine (ray start).
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **common)
     else:
         package_dir = os.path.dirname(os.path.abspath(__file__))
         ray.init(address=address, runtime_env={"py_modules": [package_dir]}, **common)

@@ -1,5 +1,6 @@
 """The Ray backend on a local Ray with 2 CPUs: sync curve = serial curve for any N, failures, solving, model files."""
 
+import json
 import threading
 import time
 
@@ -123,3 +124,20 @@ def test_cartpole_solved_with_2_actors_and_model_round_trip(local_ray, tmp_path)
     assert np.array_equal(model["params"], run.learner.q.params)
     again = evaluate(cfg.env_id, cfg.seed, model["config"].hidden_sizes, model["params"], cfg.eval_episodes)
     assert again == run.evals[-1][1]
+
+
+def test_cli_trains_on_ray_saves_and_continues_from_a_model(local_ray, tmp_path, capsys):
+    from robotrain.train import main
+
+    out, model = tmp_path / "out.json", tmp_path / "model.json"
+    common = ["--backend", "ray", "--actors", "2", "--quiet", "--set", "eval_interval=1000"]
+    assert main([*common, "--mode", "async", "--max-steps", "3000", "--json", str(out), "--save-model", str(model)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["env_steps"] >= 3000 and len(summary["eval"]) >= 2 and summary["env_steps_per_s"] > 0
+    first = modelfile.load(str(model))
+    assert first["env_steps"] == summary["env_steps"]
+    # Continue from the saved model (as from a model file saved by the page).
+    assert main([*common, "--max-steps", "1500", "--init-model", str(model), "--save-model", str(model)]) == 0
+    assert "model saved" in capsys.readouterr().out
+    second = modelfile.load(str(model))
+    assert not np.array_equal(second["params"], first["params"])

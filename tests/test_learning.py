@@ -115,6 +115,43 @@ def test_replay_samples_uniformly_with_given_generator():
         ReplayBuffer(4, 1).sample(1, np.random.default_rng(0))
 
 
+def episode_rows(rewards, last_flag, start_obs=0):
+    """One episode of obs_dim=1 rows: obs = start_obs + t, next_obs = obs + 1; last row terminated or truncated."""
+    n = len(rewards)
+    r = np.zeros((n, codec.row_width(1)), dtype=np.float32)
+    r[:, 0] = start_obs + np.arange(n)
+    r[:, 2] = rewards
+    r[:, 3] = r[:, 0] + 1
+    r[-1, 4 if last_flag == "terminated" else 5] = 1.0
+    return r
+
+
+@pytest.mark.parametrize("start", [0, 6])  # 6: the episode wraps around the end of the ring
+def test_n_step_returns_stop_at_the_end_of_the_episode(start):
+    g = 0.5
+    buf = ReplayBuffer(10, 1)
+    buf.add(np.zeros((start, codec.row_width(1)), dtype=np.float32))
+    buf.add(episode_rows([1, 2, 3, 4, 5], "terminated", start_obs=100))
+    buf.add(episode_rows([1, 1], "truncated", start_obs=200))
+
+    class Fixed:  # a generator that returns chosen indices, to check each case
+        def __init__(self, idx):
+            self.idx = np.array(idx)
+
+        def integers(self, low, high, size):
+            return self.idx
+
+    rows = lambda *offsets: [(start + o) % 10 for o in offsets]  # noqa: E731
+    b = buf.sample(4, Fixed(rows(0, 3, 4, 5)), n_step=3, gamma=g)
+    np.testing.assert_allclose(b["rewards"], [1 + g * 2 + g * g * 3, 4 + g * 5, 5, 1 + g * 1])
+    np.testing.assert_allclose(b["next_obs"][:, 0], [103, 105, 105, 202])
+    np.testing.assert_allclose(b["discount"], [g**3, g**2, g, g**2])
+    np.testing.assert_array_equal(b["terminated"], [0, 1, 1, 0])  # the truncated episode still bootstraps
+    one = buf.sample(4, Fixed(rows(0, 3, 4, 5)), n_step=1, gamma=g)
+    np.testing.assert_allclose(one["rewards"], [1, 4, 5, 1])
+    np.testing.assert_allclose(one["discount"], [g] * 4)
+
+
 # --- Codec -----------------------------------------------------------------------------------------------
 
 def sample_batch():
@@ -224,7 +261,7 @@ def test_actor_rejects_bad_input():
 # --- Learner: terminal vs truncation masking ---------------------------------------------------------------
 
 def test_double_dqn_target_masks_termination_but_not_truncation():
-    cfg = Config.for_env("cartpole", batch_size=2, learning_rate=1e-6, end_learning_rate=1e-6, gamma=0.5)
+    cfg = Config.for_env("cartpole", batch_size=2, learning_rate=1e-6, end_learning_rate=1e-6, gamma=0.5, n_step=1)
     learner = Learner(cfg, 4, 2)
     r = np.zeros((2, codec.row_width(4)), dtype=np.float32)
     r[:, 5] = 1.0  # reward
@@ -246,9 +283,9 @@ def test_double_dqn_target_masks_termination_but_not_truncation():
 
     module.huber, original = spy, module.huber
     try:
-        learner.replay.sample = lambda n, rng: {
+        learner.replay.sample = lambda n, rng, n_step, gamma: {
             "obs": r[:, 0:4], "actions": np.zeros(2, np.int64), "rewards": r[:, 5], "next_obs": r[:, 6:10],
-            "terminated": r[:, 10], "truncated": r[:, 11]}
+            "terminated": r[:, 10], "truncated": r[:, 11], "discount": np.full(2, gamma, np.float32)}
         learner.update(0)
     finally:
         module.huber = original

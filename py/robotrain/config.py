@@ -19,6 +19,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "end_learning_rate": (0.0, 1.0),
     "buffer_size": (1_000, 2_000_000),
     "gamma": (0.0, 1.0),
+    "n_step": (1, 20),
     "tau": (1e-4, 1.0),
     "target_network_frequency": (1, 100_000),
     "batch_size": (1, 4096),
@@ -55,6 +56,8 @@ class Config:
     """replay buffer capacity, transitions"""
     gamma: float = 0.99
     """discount factor"""
+    n_step: int = 3
+    """steps summed in each return before bootstrapping (1 is plain one-step Double DQN)"""
     tau: float = 0.01
     """target network update rate (1.0 is a hard copy)"""
     target_network_frequency: int = 1

@@ -4,6 +4,9 @@ One update, as in CleanRL's ``dqn.py`` with van Hasselt et al.'s Double DQN targ
 
     a*  = argmax_a Q_online(s', a)
     y   = r + gamma * (1 - terminated) * Q_target(s', a*)      # truncation still bootstraps
+
+with n-step returns (``n_step`` > 1): r is the discounted sum of up to n rewards, s' the state after them,
+and gamma becomes gamma ** k for the k steps taken before the episode ended or n ran out.
     L   = mean Huber(Q_online(s, a) - y)
 
 then the gradient is clipped to ``max_grad_norm`` and Adam steps with a linearly annealed learning rate.
@@ -56,13 +59,13 @@ class Learner:
     def update(self, env_steps: int) -> float:
         """One gradient step on a uniformly sampled batch; returns the TD loss."""
         c = self.config
-        b = self.replay.sample(c.batch_size, self.rng)
+        b = self.replay.sample(c.batch_size, self.rng, c.n_step, c.gamma)
         n = c.batch_size
         next_online = self.q.forward(b["next_obs"])
         next_target = self.target.forward(b["next_obs"])
         best = next_online.argmax(axis=1)
         bootstrap = next_target[np.arange(n), best]
-        y = b["rewards"] + c.gamma * (1.0 - b["terminated"]) * bootstrap
+        y = b["rewards"] + b["discount"] * (1.0 - b["terminated"]) * bootstrap
         q, inputs = self.q.forward_cached(b["obs"])
         td = q[np.arange(n), b["actions"]] - y
         loss, dtd = huber(td)

@@ -2,6 +2,10 @@
 
 Because a row here is exactly a row of a packed trajectory batch (``codec.row_slices``), inserting a whole
 batch is one slice copy (two when it wraps around the end of the ring), never a Python loop per transition.
+
+Batches always hold whole episodes, so the transitions of one episode sit in consecutive rows (modulo the
+ring). That lets ``sample`` build n-step returns by looking ahead up to n - 1 rows, stopping at the row that
+ends the episode: rows after a sampled one in its episode are newer, so they are never overwritten first.
 """
 
 import numpy as np
@@ -42,17 +46,35 @@ class ReplayBuffer:
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Draw ``batch_size`` rows uniformly with replacement; returns column views of one gathered block."""
+    def sample(self, batch_size: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 0.99) -> dict[str, np.ndarray]:
+        """Draw ``batch_size`` transitions uniformly with replacement, as n-step transitions.
+
+        Returns obs, actions, the discounted reward sum over up to ``n_step`` steps, the observation after
+        them (``next_obs``), whether the episode terminated within them, and ``discount`` = gamma ** k for the
+        k steps taken (the factor on the bootstrap value). With ``n_step=1`` these are the stored rows.
+        """
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        block = self.rows[rng.integers(0, self.size, size=batch_size)]
         c = self.cols
+        idx = rng.integers(0, self.size, size=batch_size)
+        first = self.rows[idx]
+        rewards = first[:, c["reward"]].copy()
+        last = first
+        alive = (first[:, c["terminated"]] == 0) & (first[:, c["truncated"]] == 0)  # episode goes on after step
+        discount = np.full(batch_size, gamma, dtype=np.float32)
+        for k in range(1, n_step):
+            # Steps beyond the newest row cannot belong to a sampled episode: it would have ended first.
+            nxt = self.rows[(idx + k) % self.capacity]
+            rewards += np.where(alive, discount * nxt[:, c["reward"]], 0.0).astype(np.float32)
+            last = np.where(alive[:, None], nxt, last)
+            discount = np.where(alive, discount * gamma, discount).astype(np.float32)
+            alive &= (nxt[:, c["terminated"]] == 0) & (nxt[:, c["truncated"]] == 0)
         return {
-            "obs": block[:, c["obs"]],
-            "actions": block[:, c["action"]].astype(np.int64),
-            "rewards": block[:, c["reward"]],
-            "next_obs": block[:, c["next_obs"]],
-            "terminated": block[:, c["terminated"]],
-            "truncated": block[:, c["truncated"]],
+            "obs": first[:, c["obs"]],
+            "actions": first[:, c["action"]].astype(np.int64),
+            "rewards": rewards,
+            "next_obs": last[:, c["next_obs"]],
+            "terminated": last[:, c["terminated"]],
+            "truncated": last[:, c["truncated"]],
+            "discount": discount,
         }

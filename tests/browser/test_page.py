@@ -109,3 +109,32 @@ def test_bad_value_typed_in_the_controls_is_named_and_blocks_start(open_page, ba
     assert message.is_hidden()
     assert "seed=7" in page.url and "mode=main" in page.url
     assert log.problems() == []
+
+
+CANVAS_INK = """(() => {
+  const view = document.getElementById('view');
+  const c = document.createElement('canvas');  // read a copy: repeated reads of the view would warn
+  c.width = view.width;
+  c.height = view.height;
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(view, 0, 0);
+  const data = ctx.getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 0; i < data.length; i += 4) if (data[i] < 120 || data[i + 2] < 120) ink++;
+  return ink;
+})()"""
+
+
+def test_every_robot_is_drawn_live_and_switching_robots_works(open_page, base_url):
+    page, log = open_page(f"{base_url}?mode=main")
+    wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
+    envs = page.eval_on_selector_all("#env option", "options => options.map(o => o.value)")
+    assert envs == ["cartpole", "acrobot", "balancebot"]
+    for env in envs:
+        page.select_option("#env", env)
+        wait_for(page, f"robotrain.stats().config && robotrain.stats().config.env_id === '{env}'", 30, env)
+        page.wait_for_timeout(300)
+        assert page.evaluate(CANVAS_INK) > 200, f"{env}: the robot view looks empty"
+        assert f"env={env}" in page.url or env == "cartpole"
+        assert env in page.locator("#view-caption").inner_text()
+    assert log.problems() == []

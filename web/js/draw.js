@@ -119,7 +119,7 @@ function drawBalancebot(ctx, state, spec, width, height) {
   const axleX = px(x);
   const axleY = groundY - r;
   const bodyH = spec.body_height_m * scale * zoom;
-  const bodyW = spec.body_width_m * scale * zoom;
+  const bodyW = Math.max(6, (spec.body_depth_m ?? spec.body_width_m ?? 0.04) * scale * zoom);
   ctx.save();
   ctx.translate(axleX, axleY);
   ctx.rotate(pitch);

@@ -12,6 +12,14 @@ def test_isolated_page_shares_weights_through_a_shared_array_buffer(open_page, i
     s = stats(page)
     assert s["weights_transport"] == "SharedArrayBuffer"
     assert all(w["failures"] == 0 for w in s["workers"])
+    # Reset drops the run and keeps the workers; Start trains the fresh run.
+    page.evaluate("robotrain.reset()")
+    s = stats(page)
+    assert s["state"] == "ready" and s["episodes"] == 0 and s["updates"] == 0
+    assert page.evaluate("robotrain.history()") == {"episodes": [], "evals": []}
+    assert page.evaluate("robotrain.start()") is True
+    wait_for(page, "robotrain.stats().episodes >= 16", 60, "training after reset")
+    assert [e[0] for e in page.evaluate("robotrain.history()")["episodes"]][:16] == list(range(16))
     assert log.foreign_requests(origin_of(isolated_base_url)) == []
     assert log.problems() == []
 
@@ -35,3 +43,21 @@ def test_a_crashed_worker_is_replaced_and_its_task_runs_again(open_page, base_ur
     assert ids == list(range(len(ids))), "every episode id exactly once, none lost"
     others = [p for p in log.problems() if "injected crash" not in p]
     assert others == []
+
+
+def test_mode_and_worker_count_from_the_controls(open_page, base_url):
+    page, log = open_page(f"{base_url}?mode=main")
+    wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
+    assert stats(page)["workers"] == [] and page.workers == []
+    assert page.locator("#workers").is_disabled(), "the worker count means nothing in main mode"
+    page.select_option("#mode", "sync")
+    page.select_option("#workers", "2")
+    wait_for(page, "robotrain.stats().workers_ready === 2", 90, "two workers")
+    s = stats(page)
+    assert s["mode"] == "sync" and s["settings"]["workers"] == 2
+    assert "mode=sync" in page.url and "workers=2" in page.url
+    page.select_option("#mode", "main")
+    wait_for(page, "robotrain.stats().mode === 'main' && robotrain.stats().workers.length === 0", 10, "main mode")
+    page.wait_for_timeout(500)
+    assert page.workers == [], "main mode terminates the workers"
+    assert log.problems() == []

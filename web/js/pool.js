@@ -169,7 +169,7 @@ export class WorkerPool {
    */
   submit(task, { priority = false } = {}) {
     return new Promise((resolve, reject) => {
-      const entry = { task, resolve, reject, attempts: 0, initSerial: this.initSerial };
+      const entry = { task, resolve, reject, attempts: 0 };
       if (priority) this.queue.unshift(entry);
       else this.queue.push(entry);
       this._pump();

@@ -66,7 +66,7 @@ class Config:
     """transitions per learner update"""
     start_e: float = 1.0
     """exploration epsilon at the start"""
-    end_e: float = 0.02
+    end_e: float = 0.05
     """exploration epsilon after the decay"""
     exploration_fraction: float = 0.2
     """fraction of total_timesteps over which epsilon decays linearly"""

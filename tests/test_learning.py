@@ -396,3 +396,17 @@ def test_viewer_plays_greedily_restarts_and_takes_pushes():
         viewer.push(float("inf"))
     with pytest.raises(ValueError, match="needs"):
         viewer.set_weights(codec.pack_weights(np.zeros(3, np.float32), 1))
+
+
+def test_actor_in_pieces_equals_one_run():
+    whole = make_actor(3).run(0, 7, 0.3)
+    actor = make_actor(3)
+    actor.begin(0, 7, 0.3)
+    pieces = 0
+    while not actor.advance(5):
+        pieces += 1
+    assert pieces > 3 and np.array_equal(actor.finish(), whole)
+    with pytest.raises(ValueError, match="begin"):
+        actor.advance(1)
+    with pytest.raises(ValueError, match="epsilon"):
+        actor.begin(0, 2, -0.5)

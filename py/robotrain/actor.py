@@ -30,6 +30,8 @@ class Actor:
         self.policy_version = -1  # no weights yet
         self.width = codec.row_width(self.env.obs_dim)
         self._cols = codec.row_slices(self.env.obs_dim)
+        self._task = None  # generator of the task being played by begin/advance
+        self._result = None
 
     @property
     def num_params(self) -> int:
@@ -43,6 +45,39 @@ class Actor:
 
     def run(self, first_id: int, stop_id: int, epsilon: float, stream: int = TRAIN_STREAM) -> np.ndarray:
         """Play episodes ``[first_id, stop_id)``; return the packed trajectory batch (float32)."""
+        self.begin(first_id, stop_id, epsilon, stream)
+        self.advance(None)
+        return self.finish()
+
+    def begin(self, first_id: int, stop_id: int, epsilon: float, stream: int = TRAIN_STREAM) -> None:
+        """Start a task to be played in pieces with ``advance`` (for a host that must not block, like the
+        page's main thread); the result is exactly what ``run`` would return."""
+        self._task = self._play(first_id, stop_id, epsilon, stream)
+        next(self._task)  # argument checks happen here, before any step
+        self._result = None
+
+    def advance(self, max_steps: int | None) -> bool:
+        """Play up to ``max_steps`` vector steps (all if None) of the current task; True once it is done."""
+        if self._task is None:
+            raise ValueError("no task in progress: call begin first")
+        steps = 0
+        while self._result is None and (max_steps is None or steps < max_steps):
+            try:
+                next(self._task)
+                steps += 1
+            except StopIteration as done:
+                self._result = done.value
+        return self._result is not None
+
+    def finish(self) -> np.ndarray:
+        """The packed result of the finished task."""
+        if self._result is None:
+            raise ValueError("task not finished: call advance until it returns True")
+        result, self._task, self._result = self._result, None, None
+        return result
+
+    def _play(self, first_id, stop_id, epsilon, stream):
+        """Generator behind ``run``: yields once after the checks, then after every vector step."""
         if self.policy_version < 0:
             raise ValueError("actor has no weights: call set_weights first")
         first_id, stop_id = int(first_id), int(stop_id)
@@ -77,6 +112,7 @@ class Actor:
                 # An idle lane keeps stepping with the others; restart it so its discarded state stays bounded.
                 env.reset(idle)
 
+        yield
         start(range(k))
         steps_rows, steps_lane = [], []
         finished = []  # (episode_id, length, return, terminated)
@@ -113,6 +149,7 @@ class Actor:
             if len(done):
                 start(done)
             obs = env.observe()
+            yield
         # Group transitions by episode id (stable: time order is kept inside each episode).
         rows = np.concatenate(steps_rows)
         order = np.argsort(np.concatenate(steps_lane), kind="stable")

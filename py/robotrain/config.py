@@ -80,8 +80,8 @@ class Config:
     """gradient L2 norm clip"""
     lanes: int = 8
     """environment lanes each actor steps at once (vectorized)"""
-    episodes_per_task: int = 8
-    """episodes in one actor task"""
+    episodes_per_task: int = 2
+    """episodes in one actor task (a sync batch is split into tasks that idle actors pull)"""
     batch_episodes: int = 8
     """episodes per synchronous batch, whatever the number of actors"""
     publish_every: int = 1
@@ -174,5 +174,5 @@ ENV_DEFAULTS: dict[str, dict] = {
     "cartpole": {},
     "acrobot": {"total_timesteps": 100_000, "buffer_size": 100_000, "exploration_fraction": 0.1},
     "balancebot": {"total_timesteps": 400_000, "buffer_size": 200_000, "exploration_fraction": 0.1,
-                   "episodes_per_task": 2, "batch_episodes": 4, "eval_interval": 40_000, "eval_episodes": 20},
+                   "lanes": 2, "episodes_per_task": 1, "batch_episodes": 4, "eval_interval": 40_000},
 }

@@ -3,6 +3,9 @@
 Every parameter lives in one contiguous float32 vector ``params`` (P,). The layer weights ``W[i]`` (in, out)
 and biases ``b[i]`` (out,) are views into it, so weights cross a worker boundary as one buffer and an optimizer
 step is a handful of whole-vector operations. Layout: for each layer in order, W row-major then b.
+
+Products use ``np.dot`` rather than ``@``: the same BLAS call under CPython, but in Pyodide's numpy (no BLAS)
+``np.dot`` is about 1.6x faster than ``matmul`` for these shapes (measured in Chromium, 128x64 by 64x64).
 """
 
 import numpy as np
@@ -56,7 +59,7 @@ class QNetwork:
         h = x
         last = len(self.W) - 1
         for i, (W, b) in enumerate(zip(self.W, self.b)):
-            h = h @ W
+            h = np.dot(h, W)
             h += b
             if i < last:
                 np.maximum(h, 0.0, out=h)
@@ -69,7 +72,7 @@ class QNetwork:
         last = len(self.W) - 1
         for i, (W, b) in enumerate(zip(self.W, self.b)):
             inputs.append(h)
-            h = h @ W
+            h = np.dot(h, W)
             h += b
             if i < last:
                 np.maximum(h, 0.0, out=h)
@@ -81,10 +84,10 @@ class QNetwork:
         d = dout
         for i in range(len(self.W) - 1, -1, -1):
             gW, gb = g_views[i]
-            np.matmul(inputs[i].T, d, out=gW)
+            np.dot(inputs[i].T, d, out=gW)
             d.sum(axis=0, out=gb)
             if i > 0:
-                d = d @ self.W[i].T
+                d = np.dot(d, self.W[i].T)
                 # inputs[i] is the ReLU output of layer i-1: its gradient passes only where it was positive.
                 d *= inputs[i] > 0
 

@@ -410,3 +410,39 @@ def test_actor_in_pieces_equals_one_run():
         actor.advance(1)
     with pytest.raises(ValueError, match="epsilon"):
         actor.begin(0, 2, -0.5)
+
+
+def test_run_state_round_trip_continues_identically():
+    cfg = Config.for_env("cartpole", total_timesteps=3_000, learning_starts=300, eval_interval=1_000, seed=2)
+    reference = train_serial(cfg, max_steps=3_000)
+    half = train_serial(cfg, max_steps=1_500)
+    restored = Run.from_bytes(half.to_bytes())
+    assert restored.history() == half.history() and np.array_equal(restored.weights_packed(), half.weights_packed())
+    actor = Actor("cartpole", cfg.seed, cfg.lanes, cfg.hidden_sizes)
+    evaluator = Actor("cartpole", cfg.seed, cfg.eval_episodes, cfg.hidden_sizes)
+    while restored.env_steps < 3_000:  # the same loop as train_serial, continued on the restored run
+        actor.set_weights(restored.weights_packed())
+        for t in restored.plan_tasks():
+            restored.ingest(actor.run(t["first_id"], t["stop_id"], t["epsilon"], t["stream"]))
+        restored.learn(restored.updates_due)
+        if restored.eval_due():
+            t = restored.plan_eval()
+            evaluator.set_weights(restored.weights_packed())
+            restored.ingest_eval(evaluator.run(t["first_id"], t["stop_id"], t["epsilon"], t["stream"]))
+    assert restored.history() == reference.history()
+    assert np.array_equal(restored.weights_packed(), reference.weights_packed())
+    for bad in (b"", b"not a zip", half.to_bytes()[:100]):
+        with pytest.raises(ValueError, match="saved robotrain run"):
+            Run.from_bytes(bad)
+
+
+def test_replay_states_reproduce_an_episode_exactly():
+    from robotrain.viewer import replay_states
+
+    packed = make_actor(2).run(4, 6, 0.3)
+    ep = episodes_by_id(packed)[5]
+    states = replay_states("cartpole", 0, 5, ep[2][:, 4].astype(np.int64))
+    assert states.shape == (len(ep[2]) + 1, 4)
+    np.testing.assert_array_equal(states[1:].astype(np.float32), ep[2][:, 6:10])
+    with pytest.raises(ValueError, match="\\[0, 2\\)"):
+        replay_states("cartpole", 0, 5, [0, 1, 2])

@@ -14,6 +14,8 @@ and epsilon, and the learner only on the order of ingest, the learning curve for
 any number of actors or lanes.
 """
 
+import io
+import json
 import time
 
 import numpy as np
@@ -183,3 +185,65 @@ class Run:
 
     def history(self) -> dict:
         return {"episodes": [list(e) for e in sorted(self.episodes)], "evals": [list(e) for e in self.evals]}
+
+    def to_bytes(self) -> bytes:
+        """The whole training state (weights, optimizer, replay buffer, counters, RNG, curves) as one .npz.
+
+        Only arrays and JSON go in (no pickle), so ``from_bytes`` reads it as data. A pending evaluation is not
+        kept: it is simply planned again after loading.
+        """
+        lr, rb = self.learner, self.learner.replay
+        meta = {
+            "format": "robotrain-run", "format_version": 1, "config": self.config.to_dict(),
+            "updates": lr.updates, "adam_t": lr.optimizer.t, "rng": lr.rng.bit_generator.state,
+            "replay_pos": rb.pos, "replay_size": rb.size, "replay_added": rb.added,
+            "next_episode_id": self.next_episode_id, "env_steps": self.env_steps,
+            "next_eval_at": self.next_eval_at if self.pending_eval_step is None else self.pending_eval_step,
+            "duplicates_dropped": self.duplicates_dropped, "last_loss": lr.last_loss,
+        }
+        out = io.BytesIO()
+        np.savez(out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                 q=lr.q.params, target=lr.target.params, adam_m=lr.optimizer.m, adam_v=lr.optimizer.v,
+                 replay=rb.rows[:rb.size], ingested=np.frombuffer(bytes(self.ingested), dtype=np.uint8),
+                 episodes=np.array(self.episodes, dtype=np.float64).reshape(-1, 3),
+                 evals=np.array(self.evals, dtype=np.float64).reshape(-1, 2),
+                 staleness=np.array(self.staleness, dtype=np.int64))
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data) -> "Run":
+        """Restore a run saved by ``to_bytes``; ``ValueError`` names what is wrong with a bad file."""
+        try:
+            z = np.load(io.BytesIO(bytes(data)), allow_pickle=False)
+            meta = json.loads(z["meta"].tobytes().decode())
+        except Exception as e:  # zip, npy and JSON errors all mean one thing here: not a saved run
+            raise ValueError(f"not a saved robotrain run: {e}") from None
+        if meta.get("format") != "robotrain-run" or meta.get("format_version") != 1:
+            raise ValueError("not a saved robotrain run (format or version differs)")
+        run = cls(Config.from_dict(meta["config"]))
+        lr, rb = run.learner, run.learner.replay
+        try:
+            lr.q.set_params(z["q"])
+            lr.target.set_params(z["target"])
+            for name, arr in (("adam_m", lr.optimizer.m), ("adam_v", lr.optimizer.v)):
+                if z[name].shape != arr.shape:
+                    raise ValueError(f"{name} has shape {z[name].shape}, expected {arr.shape}")
+                arr[:] = z[name]
+            replay = z["replay"]
+            if replay.shape[1:] != rb.rows.shape[1:] or len(replay) != meta["replay_size"] or len(replay) > rb.capacity:
+                raise ValueError("replay buffer does not fit the config")
+            rb.rows[:len(replay)] = replay
+            rb.pos, rb.size, rb.added = meta["replay_pos"], meta["replay_size"], meta["replay_added"]
+            lr.updates, lr.optimizer.t, lr.last_loss = meta["updates"], meta["adam_t"], meta["last_loss"]
+            lr.rng.bit_generator.state = meta["rng"]
+            run.ingested = bytearray(z["ingested"].tobytes())
+            if len(run.ingested) != meta["next_episode_id"]:
+                raise ValueError("episode bookkeeping does not match next_episode_id")
+            run.next_episode_id, run.env_steps = meta["next_episode_id"], meta["env_steps"]
+            run.next_eval_at, run.duplicates_dropped = meta["next_eval_at"], meta["duplicates_dropped"]
+            run.episodes = [(int(e), float(r), int(n)) for e, r, n in z["episodes"].tolist()]
+            run.evals = [(int(s), float(r)) for s, r in z["evals"].tolist()]
+            run.staleness = [int(x) for x in z["staleness"].tolist()]
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"saved run is missing or has a malformed field: {e}") from None
+        return run

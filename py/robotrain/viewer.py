@@ -10,7 +10,7 @@ import numpy as np
 from . import codec
 from .envs import make
 from .qnet import QNetwork
-from .seeding import VIEW_STREAM, episode_seed
+from .seeding import TRAIN_STREAM, VIEW_STREAM, episode_seed
 
 
 class Viewer:
@@ -54,3 +54,22 @@ class Viewer:
     def info(self) -> dict:
         return {"episode": self.episode, "t": int(self.env.elapsed[0]), "episode_return": self.episode_return,
                 "last_return": self.last_return, "policy_version": self.policy_version}
+
+
+def replay_states(env_id: str, run_seed: int, episode_id: int, actions, stream: int = TRAIN_STREAM) -> np.ndarray:
+    """Re-simulate one finished episode exactly from its seed and its recorded actions.
+
+    Returns float64 ``(len(actions) + 1, state_dim)``: the start state and the state after every action, so
+    the page can scrub through it. ``ValueError`` for an action the env rejects.
+    """
+    env = make(env_id, 1, run_seed)
+    env.reset(seeds=[episode_seed(run_seed, episode_id, stream)])
+    actions = np.asarray(actions)
+    if actions.ndim != 1 or len(actions) == 0:
+        raise ValueError(f"replay needs a non-empty 1-D action sequence, got shape {actions.shape}")
+    states = np.empty((len(actions) + 1, env.state_dim))
+    states[0] = env.state[0]
+    for t, a in enumerate(actions.astype(np.int64)):
+        env.step(np.array([a]))
+        states[t + 1] = env.state[0]
+    return states

@@ -7,7 +7,9 @@ The shape is Ape-X's: every Ray actor (``RolloutWorker``) holds a ``robotrain.ac
 and plays tasks ("episodes first_id .. stop_id - 1 at this epsilon"), returning one packed float32 trajectory
 buffer (``robotrain.codec``) through Ray's object store; the driver runs the ``robotrain.run.Run`` schedule and
 its ``Learner`` unchanged. Weights are published by version: ``ray.put`` once per published version, tasks
-carry the ObjectRef and the version, and a worker fetches the weights only when the version changes.
+carry the ObjectRef and the version, and a worker fetches the weights only when the version changes. Numpy
+buffers in Ray's object store are read without a copy on the node that holds them; the replay buffer copies
+the rows once, as it does everywhere else.
 
 sync   The serial trainer's schedule: ``plan_tasks()`` for a batch, idle actors pull the next task, all
        results are ingested in episode-id order, every due update is learned, evaluation when due, publish
@@ -31,6 +33,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import sys
 import time
 from collections import deque
@@ -485,33 +488,75 @@ def train_ray(config: Config, actors: int = 2, address: str | None = None, mode:
 
 # ---- benchmark ------------------------------------------------------------------------------------------
 
-def _rollout_rate(env_id: str, actors: int, seconds: float, episodes_per_task: int, epsilon: float,
-                  params: np.ndarray | None = None) -> dict:
-    """Env steps/s the driver receives and ingests from ``actors`` actors, learning off, fixed random weights.
-
-    Also the CPU seconds the actors and the driver spent in the window, so contention from other processes
-    on the machine shows up (wall speed-up below CPU speed-up) instead of hiding in the figure.
-    """
-    cfg = Config.for_env(env_id, start_e=epsilon, end_e=epsilon, episodes_per_task=episodes_per_task,
-                         buffer_size=200_000, total_timesteps=100_000_000, eval_interval=10_000_000)
-    trainer = RayTrainer(cfg, actors=actors, mode="async", learn=False, init_params=params)
+def _machine_cpu_s() -> float | None:
+    """CPU seconds all processes of this machine have used so far (Linux /proc/stat), or None."""
     try:
-        run = trainer.run
-        while run.env_steps < 20_000 * actors:  # warm-up: every actor has started and played tasks
-            trainer.train(max_steps=run.env_steps + 10_000)
-        cpu = lambda: sum(i["cpu_s"] for i in ray.get([h.info.remote() for h in trainer.handles]))  # noqa: E731
-        s0, tasks0, a0, d0, t0 = run.env_steps, trainer.c.tasks, cpu(), time.process_time(), time.monotonic()
+        with open("/proc/stat") as f:
+            fields_ = f.readline().split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields_[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class _RolloutBench:
+    """``actors`` actors playing tasks with fixed weights, learning off; ``window(s)`` measures s seconds of it.
+
+    Each window also records the CPU seconds the actors, the driver and the whole machine used, so contention
+    from other processes shows up (``other_cpu_s``) instead of hiding in the figure.
+    """
+
+    def __init__(self, env_id: str, actors: int, episodes_per_task: int, epsilon: float, params=None):
+        cfg = Config.for_env(env_id, start_e=epsilon, end_e=epsilon, episodes_per_task=episodes_per_task,
+                             buffer_size=200_000, total_timesteps=100_000_000, eval_interval=10_000_000)
+        self.actors = actors
+        self.trainer = RayTrainer(cfg, actors=actors, mode="async", learn=False, init_params=params)
+        self.trainer.wait_ready()
+        run = self.trainer.run
+        while run.env_steps < 20_000 * actors:  # warm-up: every actor has played tasks
+            self.trainer.train(max_steps=run.env_steps + 10_000)
+
+    def _actor_cpu(self) -> float:
+        return sum(i["cpu_s"] for i in ray.get([h.info.remote() for h in self.trainer.handles]))
+
+    def window(self, seconds: float) -> dict:
+        t, run = self.trainer, self.trainer.run
+        s0, tasks0, a0, d0, m0 = run.env_steps, t.c.tasks, self._actor_cpu(), time.process_time(), _machine_cpu_s()
+        t0 = time.monotonic()
         deadline = t0 + seconds
-        trainer.train(stop=lambda r: time.monotonic() >= deadline, max_steps=10**12)
-        dt, steps, tasks = time.monotonic() - t0, run.env_steps - s0, trainer.c.tasks - tasks0
-        actor_cpu, driver_cpu = cpu() - a0, time.process_time() - d0
-        return {"actors": actors, "env_steps_per_s": round(steps / dt, 1), "seconds": round(dt, 2), "env_steps": steps,
-                "tasks": tasks, "transitions_per_task": round(steps / max(tasks, 1), 1),
-                "actor_cpu_s": round(actor_cpu, 2), "driver_cpu_s": round(driver_cpu, 2),
-                "env_steps_per_actor_cpu_s": round(steps / max(actor_cpu, 1e-9), 1),
-                "driver_cpu_ms_per_task": round(1000 * driver_cpu / max(tasks, 1), 3)}
+        t.train(stop=lambda r: time.monotonic() >= deadline, max_steps=10**12)
+        dt, steps, tasks = time.monotonic() - t0, run.env_steps - s0, t.c.tasks - tasks0
+        actor_cpu, driver_cpu, m1 = self._actor_cpu() - a0, time.process_time() - d0, _machine_cpu_s()
+        out = {"actors": self.actors, "env_steps_per_s": round(steps / dt, 1), "seconds": round(dt, 2),
+               "env_steps": steps, "tasks": tasks, "transitions_per_task": round(steps / max(tasks, 1), 1),
+               "actor_cpu_s": round(actor_cpu, 2), "driver_cpu_s": round(driver_cpu, 2),
+               "env_steps_per_actor_cpu_s": round(steps / max(actor_cpu, 1e-9), 1),
+               "driver_cpu_ms_per_task": round(1000 * driver_cpu / max(tasks, 1), 3)}
+        if m0 is not None and m1 is not None:
+            out["other_cpu_s"] = round(max(0.0, (m1 - m0) - actor_cpu - driver_cpu), 2)  # incl. Ray's own daemons
+        return out
+
+    def close(self):
+        self.trainer.close()
+
+
+def rollout_scaling(env_id: str, actor_counts, seconds: float, repeats: int, episodes_per_task: int,
+                    epsilon: float, params=None) -> dict:
+    """Interleaved windows (1, 2, 1, 2, ...) so load from other processes hits every actor count alike."""
+    benches = {n: _RolloutBench(env_id, n, episodes_per_task, epsilon, params) for n in actor_counts}
+    try:
+        windows = {n: [] for n in actor_counts}
+        for _ in range(repeats):
+            for n in actor_counts:
+                windows[n].append(benches[n].window(seconds))
     finally:
-        trainer.close()
+        for b in benches.values():
+            b.close()
+    out = {}
+    for n, ws in windows.items():
+        rates = sorted(w["env_steps_per_s"] for w in ws)
+        out[str(n)] = {"env_steps_per_s": rates[len(rates) // 2], "windows": ws}
+    return out
 
 
 def _training_rate(env_id: str, actors: int, mode: str, steps: int, seed: int = 0) -> dict:
@@ -567,28 +612,36 @@ def _learner_limit(env_id: str, seconds: float = 3.0) -> dict:
             "env_steps_per_s_at_schedule_ratio": round(update_rate * cfg.train_frequency, 1)}
 
 
-def bench(env_id: str = "cartpole", actor_counts=(1, 2), seconds: float = 10.0, episodes_per_task: int = 64,
-          epsilon: float = 0.1, train_steps: int = 20_000, address: str | None = None, model: str | None = None) -> dict:
+def bench(env_id: str = "cartpole", actor_counts=(1, 2), seconds: float = 4.0, episodes_per_task: int = 64,
+          epsilon: float = 0.1, train_steps: int = 20_000, address: str | None = None, model: str | None = None,
+          repeats: int = 5, training: bool = True) -> dict:
     """Rollout throughput (learning off) and training throughput (sync and async) per actor count, and the
     learner's own limits. ``model`` (a model file) gives the rollouts trained weights (realistic episode
     lengths); without it they use the initial random network, as ``robotrain.bench`` does."""
     params = modelfile.load(model, expect_env=env_id)["params"] if model else None
-    started = init_ray(address, max(max(actor_counts), os.cpu_count() or 1))
+    # The rollout measurement keeps every actor count's actors alive at once (idle ones use no CPU).
+    started = init_ray(address, max(sum(actor_counts), os.cpu_count() or 1))
     out = {"env": env_id, "python": platform.python_version(), "numpy": np.__version__, "ray": ray.__version__,
            "machine": platform.machine(), "cpus": os.cpu_count(), "load_avg_at_start": list(os.getloadavg()),
            "rollout": {}, "training": {}, "episodes_per_task": episodes_per_task, "epsilon": epsilon,
            "rollout_weights": model or "initial random network"}
     try:
+        out["rollout"] = rollout_scaling(env_id, actor_counts, seconds, repeats, episodes_per_task, epsilon, params)
         for n in actor_counts:
-            r = _rollout_rate(env_id, n, seconds, episodes_per_task, epsilon, params)
-            out["rollout"][str(n)] = r
-            print(f"rollout  {n} actor(s): {r['env_steps_per_s']:>10,.0f} env steps/s (learning off; "
-                  f"{r['env_steps_per_actor_cpu_s']:,.0f} per actor CPU s, driver {r['driver_cpu_ms_per_task']:.2f} "
-                  f"ms CPU per task of {r['transitions_per_task']:,.0f} transitions)", flush=True)
+            r = out["rollout"][str(n)]
+            w = r["windows"][len(r["windows"]) // 2]
+            print(f"rollout  {n} actor(s): {r['env_steps_per_s']:>10,.0f} env steps/s, median of {repeats} windows "
+                  f"(learning off; {w['env_steps_per_actor_cpu_s']:,.0f} per actor CPU s, driver "
+                  f"{w['driver_cpu_ms_per_task']:.2f} ms CPU per task of {w['transitions_per_task']:,.0f} transitions, "
+                  f"other processes {w.get('other_cpu_s', float('nan')):.1f} CPU s)", flush=True)
         lo, hi = str(min(actor_counts)), str(max(actor_counts))
         out["rollout_speedup"] = round(out["rollout"][hi]["env_steps_per_s"] / out["rollout"][lo]["env_steps_per_s"], 2)
-        print(f"rollout  {hi} vs {lo} actors: {out['rollout_speedup']:.2f}x", flush=True)
-        for mode in ("sync", "async"):
+        pairs = [b["env_steps_per_s"] / a["env_steps_per_s"]
+                 for a, b in zip(out["rollout"][lo]["windows"], out["rollout"][hi]["windows"])]
+        out["rollout_speedup_per_window_pair"] = [round(x, 2) for x in pairs]
+        print(f"rollout  {hi} vs {lo} actors: {out['rollout_speedup']:.2f}x (medians; window pairs "
+              f"{', '.join(f'{x:.2f}' for x in pairs)})", flush=True)
+        for mode in ("sync", "async") if training else ():
             for n in actor_counts:
                 r = _training_rate(env_id, n, mode, train_steps)
                 out["training"][f"{mode}-{n}"] = r
@@ -599,10 +652,11 @@ def bench(env_id: str = "cartpole", actor_counts=(1, 2), seconds: float = 10.0, 
         print(f"learner: {lim['updates_per_s']:,.0f} updates/s (= {lim['env_steps_per_s_at_schedule_ratio']:,.0f} "
               f"env steps/s at train_frequency {lim['train_frequency']}), ingest "
               f"{lim['ingest_transitions_per_s']:,.0f} transitions/s", flush=True)
-        first = out["rollout"][lo]
-        per_actor = first["env_steps_per_actor_cpu_s"]  # one actor on one dedicated core
-        # The driver's share per task (receive + ingest) bounds how many tasks/s one driver can take at all.
-        driver_steps_per_s = 1000 * first["transitions_per_task"] / max(first["driver_cpu_ms_per_task"], 1e-6)
+        ws = out["rollout"][lo]["windows"]
+        per_actor = statistics.median(w["env_steps_per_actor_cpu_s"] for w in ws)
+        # The driver's CPU per task (receive + ingest) bounds how many tasks/s one driver can take at all.
+        driver_steps_per_s = statistics.median(1000 * w["transitions_per_task"] / max(w["driver_cpu_ms_per_task"], 1e-6)
+                                               for w in ws)
         out["actor_env_steps_per_core_s"] = per_actor
         out["actors_until_learner_saturates"] = {
             "at_schedule_ratio": round(lim["env_steps_per_s_at_schedule_ratio"] / per_actor, 2),
@@ -624,7 +678,9 @@ def main(argv=None) -> int:
     p.add_argument("--bench", action="store_true", help="measure rollout and training throughput on Ray")
     p.add_argument("--env", default="cartpole")
     p.add_argument("--actors", type=int, nargs="+", default=[1, 2], help="actor counts to measure")
-    p.add_argument("--seconds", type=float, default=10.0, help="timed window of each rollout measurement")
+    p.add_argument("--seconds", type=float, default=4.0, help="length of one timed rollout window")
+    p.add_argument("--repeats", type=int, default=5, help="rollout windows per actor count (interleaved)")
+    p.add_argument("--rollout-only", action="store_true", help="skip the training measurements")
     p.add_argument("--episodes-per-task", type=int, default=64)
     p.add_argument("--train-steps", type=int, default=20_000, help="env steps of each training measurement")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
@@ -634,7 +690,8 @@ def main(argv=None) -> int:
     if not args.bench:
         p.error("nothing to do: use --bench (training runs through python -m robotrain.train --backend ray)")
     out = bench(args.env, tuple(args.actors), args.seconds, args.episodes_per_task, train_steps=args.train_steps,
-                address=args.address, model=args.model)
+                address=args.address, model=args.model,
+                repeats=args.repeats, training=not args.rollout_only)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

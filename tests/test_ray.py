@@ -11,12 +11,14 @@ import ray
 from robotrain import modelfile
 from robotrain.config import Config
 from robotrain.ray_backend import RayTrainer, init_ray, limit_blas_threads, train_ray
-from robotrain.train import evaluate, train_serial
+from robotrain.train import evaluate, stayed_solved, train_serial
 
 SHORT_STEPS = 5_000
 # Four tasks per synchronous batch, so two actors really share every batch.
 SHORT = {"seed": 3, "batch_episodes": 16, "episodes_per_task": 4, "eval_interval": 1_000}
-SOLVE_SEED = 3  # default-config cartpole solves at 20,051 env steps with this seed (sync curve = serial curve)
+# Default-config cartpole with this seed solves at 17,307 env steps and stays solved (the sync curve is the serial
+# curve, so `python -m robotrain.train --seed 1 --stop-when-stable` shows it; re-pick if cartpole's defaults change).
+SOLVE_SEED = 1
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +114,10 @@ def test_killed_actor_in_async_mode_loses_and_duplicates_nothing(local_ray):
 
 def test_cartpole_solved_with_2_actors_and_model_round_trip(local_ray, tmp_path):
     cfg = Config.for_env("cartpole", seed=SOLVE_SEED)  # the default config
-    run = train_ray(cfg, actors=2, mode="sync", stop=lambda r: r.solved_at() is not None)
-    assert run.solved_at() is not None, run.evals
+    run = train_ray(cfg, actors=2, mode="sync", stop_when_stable=True)
+    assert run.solved_at() is not None and stayed_solved(run), run.evals
     assert run.evals[-1][1] >= run.env_info()["solved_threshold"]
+    assert min(run.backend_stats["tasks_per_actor"]) > 0.25 * run.backend_stats["tasks"]  # both actors shared the work
     assert_exactly_once(run)
     # Saved in the page's model-file format, loaded back, evaluated greedily: the run's last evaluation.
     path = tmp_path / "cartpole.robotrain.json"

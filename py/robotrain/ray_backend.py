@@ -98,6 +98,7 @@ class _Slot:
     busy: int = 0  # tasks of the current generation in flight
     restarts: int = 0
     ready: bool = False  # has returned a result (a starting actor takes one task until then)
+    tasks: int = 0  # tasks submitted to this slot, all generations
 
 
 @dataclass
@@ -229,6 +230,7 @@ class RayTrainer:
         out = slot.handle.run.remote([ref], version, job.task)
         self.inflight[out] = job
         slot.busy += 1
+        slot.tasks += 1
         self.c.tasks += 1
 
     def _dispatch(self, depth: int, plan=None) -> None:
@@ -433,7 +435,7 @@ class RayTrainer:
             "backend": "ray", "mode": self.mode, "actors": self.n_actors, "ray_version": ray.__version__,
             "issued_episodes": run.next_episode_id, "ingested_episodes": len(run.episodes), "lost": self.lost(),
             "duplicates_dropped": run.duplicates_dropped, "actor_restarts": c.restarts, "rerun_tasks": c.rerun_tasks,
-            "tasks": c.tasks, "weight_puts": c.weight_puts,
+            "tasks": c.tasks, "tasks_per_actor": [s.tasks for s in self.slots], "weight_puts": c.weight_puts,
             "mean_staleness": float(stale.mean()) if len(stale) else 0.0,
             "max_staleness": int(stale.max()) if len(stale) else 0,
             "env_steps_per_s": round(run.env_steps / wall, 1), "updates_per_s": round(run.learner.updates / wall, 1),

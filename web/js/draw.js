@@ -1,7 +1,7 @@
 // Drawing one environment state on a 2D canvas: draw(ctx, state, spec), one function per env kind.
 // `state` is one row of env.state, `spec` is env.draw_spec() (sizes in metres, state_index names).
 
-const COLORS = Object.freeze({
+const COLORS = {
   background: '#f7f8fa',
   ground: '#9aa3ad',
   body: '#2f5d8a',
@@ -10,7 +10,20 @@ const COLORS = Object.freeze({
   target: '#3a9a5b',
   faint: '#c9d0d8',
   text: '#5a6572',
-});
+};
+
+/** Take the drawing colours from the page's CSS custom properties (called when the theme changes). */
+export function setDrawColors(style) {
+  const pick = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+  COLORS.background = pick('--canvas', COLORS.background);
+  COLORS.ground = pick('--ground', COLORS.ground);
+  COLORS.body = pick('--accent', COLORS.body);
+  COLORS.accent = pick('--orange', COLORS.accent);
+  COLORS.joint = pick('--ink', COLORS.joint);
+  COLORS.target = pick('--green', COLORS.target);
+  COLORS.faint = pick('--faint', COLORS.faint);
+  COLORS.text = pick('--muted', COLORS.text);
+}
 
 /** Clear the canvas and draw `state` as described by `spec`; unknown kinds get a short note. */
 export function draw(ctx, state, spec) {
@@ -133,7 +146,7 @@ function drawBalancebot(ctx, state, spec, width, height) {
   const barW = (voltage / vmax) * width * 0.15;
   ctx.fillStyle = COLORS.accent;
   ctx.fillRect(width / 2, height - 14, barW, 6);
-  label(ctx, `robot drawn ${zoom}x · motor ${voltage.toFixed(1)} V`, 10, height * 0.08);
+  if (width > 200) label(ctx, `robot drawn ${zoom}x · motor ${voltage.toFixed(1)} V`, 10, height * 0.08);
 }
 
 const DRAWERS = Object.freeze({ cartpole: drawCartpole, acrobot: drawAcrobot, balancebot: drawBalancebot });

@@ -4,6 +4,9 @@ import { MIN_WORKERS, MAX_WORKERS } from './pool.js';
 import { MODES } from './trainer.js';
 
 export const PARAM_NAMES = Object.freeze(['env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'autostart']);
+// Config fields that have their own control above (they are not part of settings.cfg).
+export const OWN_CONTROL_FIELDS = Object.freeze({ env_id: 'env', seed: 'seed', lanes: 'lanes', batch_episodes: 'batch' });
+const CONFIG_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 export const DEFAULTS = Object.freeze({
   env: 'cartpole',
   workers: 'auto',
@@ -12,6 +15,7 @@ export const DEFAULTS = Object.freeze({
   batch: null, // null: the config's default (batch_episodes)
   lanes: null, // null: the config's default (lanes)
   autostart: false,
+  cfg: {}, // overrides of other Config fields (name -> value), checked against Config.field_specs()
 });
 const MAX_SEED = 2 ** 31 - 1;
 const TRUE_WORDS = ['', '1', 'true', 'yes', 'on'];
@@ -62,10 +66,15 @@ export function parseSetting(name, raw) {
 /** Parse a query string; returns {settings, errors, notes}. Unknown parameters only produce a note. */
 export function parseURL(search) {
   const query = new URLSearchParams(search);
-  const settings = { ...DEFAULTS };
+  const settings = { ...DEFAULTS, cfg: {} };
   const errors = [];
   const notes = [];
+  const cfgRaw = {}; // candidate Config overrides, checked once Python has told us the fields
   for (const [name, raw] of query) {
+    if (!PARAM_NAMES.includes(name) && CONFIG_NAME.test(name) && !(name in OWN_CONTROL_FIELDS)) {
+      cfgRaw[name] = raw;
+      continue;
+    }
     if (!PARAM_NAMES.includes(name)) {
       notes.push(`Ignored the unknown URL parameter "${name}" (known: ${PARAM_NAMES.join(', ')}).`);
       continue;
@@ -74,7 +83,44 @@ export function parseURL(search) {
     if (error) errors.push({ ...error, message: `URL parameter ${error.message}` });
     else settings[name] = value;
   }
-  return { settings, errors, notes };
+  return { settings, errors, notes, cfgRaw };
+}
+
+/**
+ * Check one Config field typed as text against its spec {name, type, min, max};
+ * returns {value} or {error: message}. '' means the default ({value: undefined}).
+ */
+export function parseField(spec, raw) {
+  const text = String(raw ?? '').trim();
+  if (text === '' || text === 'default') return { value: undefined };
+  const range = spec.min != null && spec.max != null ? ` from ${spec.min} to ${spec.max}` : '';
+  const bad = (what) => ({ error: `${spec.name} = "${raw}" is not allowed: use ${what}.` });
+  let value;
+  if (spec.type === 'int') {
+    if (!/^-?\d+$/.test(text)) return bad(`a whole number${range}`);
+    value = Number(text);
+  } else if (spec.type === 'float') {
+    value = Number(text);
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) || !Number.isFinite(value)) return bad(`a number${range}`);
+  } else if (spec.type === 'int_list') {
+    if (!/^\d+(\s*,\s*\d+){0,3}$/.test(text)) return bad('1 to 4 whole numbers separated by commas, for example 64,64');
+    value = text.split(',').map((part) => Number(part.trim()));
+    if (value.some((n) => n < 1 || n > 1024)) return bad('layer sizes from 1 to 1024');
+    return { value };
+  } else {
+    return { value: text };
+  }
+  if ((spec.min != null && value < spec.min) || (spec.max != null && value > spec.max)) {
+    return bad(`a ${spec.type === 'int' ? 'whole number' : 'number'}${range}`);
+  }
+  return { value };
+}
+
+/** Text shown in a field's input for a value. */
+export function fieldText(value) {
+  if (value == null) return '';
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
 }
 
 /**
@@ -101,14 +147,23 @@ export function checkWithCore(settings, { envNames, specs }, source = 'URL param
   return errors;
 }
 
-/** The query string for `settings` (only values that differ from the defaults, and never autostart). */
-export function toQuery(settings) {
+/**
+ * The query string for `settings` (only values that differ from the defaults, never autostart unless
+ * `autostart` is given); `all` writes every setting, which makes a share link independent of defaults.
+ */
+export function toQuery(settings, { all = false, autostart = false, config = null } = {}) {
   const query = new URLSearchParams();
   for (const name of PARAM_NAMES) {
     if (name === 'autostart') continue;
     const value = settings[name];
-    if (value !== DEFAULTS[name] && value != null) query.set(name, String(value));
+    if (value != null && (all || value !== DEFAULTS[name])) query.set(name, String(value));
   }
+  const cfg = { ...(config ?? {}), ...(settings.cfg ?? {}) };
+  for (const name of Object.keys(cfg).sort()) {
+    if (name in OWN_CONTROL_FIELDS || cfg[name] == null) continue;
+    query.set(name, fieldText(cfg[name]));
+  }
+  if (autostart) query.set('autostart', '1');
   const text = query.toString();
   return text ? `?${text}` : '';
 }

@@ -6,6 +6,7 @@ export const MIN_WORKERS = 1;
 export const MAX_WORKERS = 16;
 const MAX_TASK_ATTEMPTS = 3; // a task whose worker died this many times is failed instead of re-queued
 const MAX_BOOT_FAILURES = 3; // consecutive boot failures of one slot before it is given up
+const RATE_WINDOW_MS = 30000; // per-worker env-steps/s over the tasks finished in this window
 
 /** Rejection reason of tasks dropped by cancel(); callers can ignore it. */
 export class CancelledError extends Error {
@@ -19,6 +20,12 @@ export class CancelledError extends Error {
 export function autoWorkerCount() {
   const cores = Number(globalThis.navigator?.hardwareConcurrency) || 2;
   return Math.min(12, Math.max(1, Math.floor(cores / 2)));
+}
+
+/** Env steps per second of the last finished task (0 if none). */
+function lastRate(log) {
+  const last = log[log.length - 1];
+  return last && last[2] > 0 ? Math.round((last[1] * 1000) / last[2]) : 0;
 }
 
 export class WorkerPool {
@@ -62,23 +69,41 @@ export class WorkerPool {
     return this.slots.reduce((sum, s) => sum + (s.booted ? 1 : s.progress), 0) / this.slots.length;
   }
 
-  /** JSON-safe per-worker summary for stats(). */
-  describe() {
-    return this.slots.map((s) => ({
-      id: s.id,
-      state: this._state(s),
-      episodes: s.episodes,
-      failures: s.failures,
-      tasks: s.tasks,
-      boot_ms: s.bootMs === null ? null : Math.round(s.bootMs),
-    }));
+  /** JSON-safe per-worker summary for stats(); `live: true` adds the state row of the episode being played. */
+  describe({ live = false } = {}) {
+    const now = performance.now();
+    return this.slots.map((s) => {
+      const recent = s.stepLog.filter(([t]) => now - t < RATE_WINDOW_MS);
+      const steps = recent.reduce((sum, [, n]) => sum + n, 0);
+      const since = recent.length ? recent[0][0] - recent[0][2] : now;
+      const out = {
+        id: s.id,
+        state: this._state(s),
+        episodes: s.episodes,
+        env_steps: s.envSteps,
+        env_steps_per_s: steps > 0 ? Math.round((steps * 1000) / Math.max(1, now - since)) : lastRate(s.stepLog),
+        failures: s.failures,
+        tasks: s.tasks,
+        load_progress: s.booted ? 1 : Math.round(s.progress * 100) / 100,
+        boot_ms: s.bootMs === null ? null : Math.round(s.bootMs),
+        policy_version: s.policyVersion,
+        heap_bytes: s.heapBytes,
+      };
+      if (live) out.live_state = s.running > 0 ? s.liveState : null;
+      return out;
+    });
+  }
+
+  /** Sum of the workers' Python (wasm) heaps, bytes. */
+  get heapBytes() {
+    return this.slots.reduce((sum, s) => sum + (s.heapBytes ?? 0), 0);
   }
 
   _state(slot) {
     if (slot.gaveUp) return 'failed';
-    if (!slot.booted) return slot.failures > 0 ? 'restarting' : 'loading';
-    if (slot.configured !== this.initSerial || !this.initArgs) return 'booted';
-    return slot.running > 0 ? 'busy' : 'idle';
+    if (!slot.booted) return slot.failures > 0 ? 'restarting' : 'starting';
+    if (slot.configured !== this.initSerial || !this.initArgs) return 'starting';
+    return slot.running > 0 ? 'running' : 'idle';
   }
 
   /** Grow or shrink to `size` workers (shrinking terminates the highest ids; their tasks are re-queued). */
@@ -104,6 +129,11 @@ export class WorkerPool {
       pending: new Map(),
       running: 0,
       episodes: previous?.episodes ?? 0,
+      envSteps: previous?.envSteps ?? 0,
+      stepLog: [], // [finished at, env steps, ms] per task
+      liveState: null,
+      policyVersion: null,
+      heapBytes: null,
       tasks: previous?.tasks ?? 0,
       failures: previous?.failures ?? 0,
       bootFailures: previous?.bootFailures ?? 0,
@@ -230,6 +260,12 @@ export class WorkerPool {
         slot.running -= 1;
         slot.tasks += 1;
         if (entry.task.stream === 0 || entry.task.stream === undefined) slot.episodes += stop_id - first_id;
+        const steps = result.packed?.[7] ?? 0;
+        slot.envSteps += steps;
+        slot.stepLog.push([performance.now(), steps, result.ms ?? 0]);
+        if (slot.stepLog.length > 64) slot.stepLog.shift();
+        if (result.heap_bytes) slot.heapBytes = result.heap_bytes;
+        if (result.policy_version != null) slot.policyVersion = result.policy_version;
         entry.resolve({ ...result, worker: slot.id });
         this.onChange();
         this._pump();
@@ -268,8 +304,15 @@ export class WorkerPool {
       this.onChange();
       return;
     }
+    if (message.event === EVENT.LIVE) {
+      slot.liveState = message.state;
+      slot.policyVersion = message.policy_version;
+      slot.heapBytes = message.heap_bytes;
+      return;
+    }
     if (message.event === EVENT.BOOTED) {
       slot.booted = true;
+      slot.heapBytes = message.heap_bytes ?? null;
       slot.bootMs = message.ms;
       slot.progress = 1;
       if (this.initArgs) this._sendInit(slot);

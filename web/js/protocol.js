@@ -2,12 +2,12 @@
 //
 // Requests, page -> worker:   {id, type, ...fields}
 // Replies,  worker -> page:   {id, ok: true, result} | {id, ok: false, error: {name, message, stack}}
-// Events,   worker -> page:   {event, ...fields} (no id): load progress, boot finished, boot failed.
+// Events,   worker -> page:   {event, ...fields} (no id): load progress, boot finished, boot failed, live.
 
 export const MSG = Object.freeze({
   INIT: 'init', // {env_id, run_seed, lanes, hidden_sizes} -> {} ; (re)creates the worker's Actor
   SET_WEIGHTS: 'set_weights', // {serial, weights: Float32Array} or {serial, sab: SharedArrayBuffer} -> {serial}
-  RUN: 'run', // {first_id, stop_id, epsilon, stream} -> {packed: Float32Array (transferred), ms, weights_serial}
+  RUN: 'run', // {first_id, stop_id, epsilon, stream} -> {packed: Float32Array (transferred), ms, weights_serial, heap_bytes}
   PING: 'ping', // {} -> {booted, actor, weights_serial}
 });
 
@@ -15,6 +15,9 @@ export const EVENT = Object.freeze({
   PROGRESS: 'progress', // {stage, fraction}
   BOOTED: 'booted', // {ms}: Pyodide + numpy + robotrain imported
   BOOT_FAILED: 'boot_failed', // {error}
+  // While a task runs, a few times per second: {request, state: one env.state row (lane 0), steps: env steps
+  // played so far in this task, ms: time since the task started, policy_version, heap_bytes}.
+  LIVE: 'live',
 });
 
 /** A plain, structured-clone-safe description of any thrown value. */

@@ -87,3 +87,77 @@ export function pythonErrorMessage(error) {
   }
   return text;
 }
+
+// Small Python helpers for the page's main thread: everything that would otherwise take many PyProxy calls.
+const GLUE = `
+import json
+import numpy as np
+from robotrain import modelfile
+from robotrain.config import Config
+from robotrain.run import Run
+from robotrain.viewer import Viewer, replay_states
+
+def make_config(env_id, overrides_json):
+    return Config.for_env(env_id, **json.loads(overrides_json))
+
+def check_config(env_id, overrides_json):
+    """'' if the overrides make a valid Config, else the ValueError text ('field: problem')."""
+    try:
+        Config.for_env(env_id, **json.loads(overrides_json))
+        return ""
+    except (ValueError, TypeError) as e:
+        return str(e)
+
+def env_defaults(env_id):
+    return json.dumps(Config.for_env(env_id).to_dict())
+
+def field_specs(env_id):
+    return json.dumps(Config.field_specs(env_id))
+
+def run_from_bytes(data):
+    return Run.from_bytes(data.to_bytes())
+
+def run_to_bytes(run):
+    return run.to_bytes()
+
+def save_model(run):
+    return modelfile.dumps(run.config, run.learner.q.params, run.policy_version, run.env_steps)
+
+_loaded = {}
+
+def load_model(data, expect_env):
+    """Validate a model file (bytes from JS or a str); keep it for apply_model; return its facts as JSON."""
+    raw = data if isinstance(data, str) else data.to_bytes()
+    m = modelfile.loads(raw, expect_env or None)
+    _loaded.clear()
+    _loaded.update(m)
+    return json.dumps({"config": m["config"].to_dict(), "policy_version": m["policy_version"],
+                       "env_steps": m["env_steps"], "env_id": m["env_id"]})
+
+def apply_model(run, viewer):
+    run.learner.load_params(_loaded["params"])
+    return True
+
+def params_equal_loaded(run):
+    return bool(np.array_equal(run.learner.q.params, _loaded["params"]))
+
+def view_state(viewer):
+    return viewer.env.state[0].tolist()
+
+def push(viewer, impulse):
+    before = viewer.env.state[0].tolist()
+    viewer.push(float(impulse))
+    return json.dumps({"before": before, "after": viewer.env.state[0].tolist(), "index": int(viewer.env.push_index)})
+
+def replay(env_id, run_seed, episode_id, actions):
+    a = np.frombuffer(actions.to_bytes(), dtype=np.uint8).astype(np.int64)
+    states = replay_states(env_id, int(run_seed), int(episode_id), a)
+    return states.astype(np.float32).ravel(), states.shape[1]
+`;
+
+/** The page's helper functions (a dict of Python callables); get one with glue.get(name). */
+export function loadGlue(pyodide) {
+  const namespace = pyodide.globals.get('dict')();
+  pyodide.runPython(GLUE, { globals: namespace });
+  return namespace;
+}

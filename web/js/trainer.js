@@ -16,41 +16,28 @@ const ASYNC_MIN_BACKLOG_UPDATES = 500;
 // Async mode publishes after publish_every updates but not more often than this (workers only pick weights
 // up when they start a task, so faster publication would only cost main-thread time).
 const ASYNC_MIN_PUBLISH_INTERVAL_MS = 50;
+const LOCAL_SLICE_MS = 6; // main mode: target length of one slice of episode play on the main thread
+const RECENT_EPISODES = 1000; // finished training episodes kept (with their actions) for replay
+const SERIES_EVERY_MS = 1000; // one sample of the scalar curves (loss, epsilon, throughput) per second
+const MAX_SERIES = 20000; // samples kept; beyond this every other one is dropped
 
-// TEMPORARY glue until robotrain.viewer.Viewer lands in the Python core: a one-lane env played greedily
-// with the published weights, auto-resetting. Same contract: Viewer(env_id, hidden_sizes, seed),
-// set_weights(packed), step() -> list (one row of env.state).
-const VIEWER_FALLBACK = `
-from robotrain import codec
-from robotrain.envs import make
-from robotrain.qnet import QNetwork
-
-class Viewer:
-    def __init__(self, env_id, hidden_sizes, seed=0):
-        self.env = make(env_id, 1, seed)
-        self.net = QNetwork(self.env.obs_dim, self.env.num_actions, hidden_sizes)
-        self.obs = self.env.reset()
-    def set_weights(self, packed):
-        self.net.set_params(codec.unpack_weights(packed, expected_params=len(self.net.params))[0])
-    def step(self):
-        action = self.net.forward(self.obs).argmax(axis=1)
-        self.obs, _, terminated, truncated = self.env.step(action)
-        row = self.env.state[0].tolist()
-        if terminated[0] or truncated[0]:
-            self.obs = self.env.reset()
-        return row
-`;
-
-function viewerClass(pyodide) {
-  try {
-    return pyodide.pyimport('robotrain.viewer').Viewer;
-  } catch {
-    const namespace = pyodide.globals.get('dict')();
-    pyodide.runPython(VIEWER_FALLBACK, { globals: namespace });
-    const cls = namespace.get('Viewer');
-    namespace.destroy();
-    return cls;
+/** The episodes of a packed trajectory batch with their actions: [{id, length, ret, terminated, actions}]. */
+export function episodesWithActions(p) {
+  const headerLen = p[3];
+  const count = p[6];
+  const obsDim = p[8];
+  const width = p[9];
+  const out = [];
+  let offset = headerLen + 4 * count;
+  for (let i = 0; i < count; i++) {
+    const row = headerLen + 4 * i;
+    const length = p[row + 1];
+    const actions = new Uint8Array(length);
+    for (let t = 0; t < length; t++) actions[t] = p[offset + t * width + obsDim];
+    offset += length * width;
+    out.push({ id: p[row], length, ret: p[row + 2], terminated: p[row + 3] > 0, actions });
   }
+  return out;
 }
 
 /** Turn anything thrown from Python or JS into an Error with a readable one-line message. */
@@ -66,10 +53,12 @@ export class Trainer {
    * pool: a WorkerPool (null in 'main' mode); settings: {env, mode, seed, batch, lanes};
    * callbacks: {onError(error), onChange()}.
    */
-  constructor({ pyodide, tools, pool, settings, callbacks = {} }) {
+  constructor({ pyodide, tools, glue, pool, settings, restore = null, callbacks = {} }) {
     if (!MODES.includes(settings.mode)) throw new Error(`unknown mode ${settings.mode}`);
     this.pyodide = pyodide;
     this.tools = tools;
+    this.glue = glue;
+    this.restore = restore;
     this.pool = settings.mode === 'main' ? null : pool;
     this.settings = { ...settings };
     this.onError = callbacks.onError ?? (() => {});
@@ -97,9 +86,21 @@ export class Trainer {
     this.episodeRate = new RateMeter(10000);
     this.stepRate = new RateMeter(10000);
     this.counts = { episodes: 0, envSteps: 0 };
-    this.curve = { episodes: [], evals: [] }; // what the chart shows, in ingest order (no Python call)
+    // What the charts show, in ingest order (no Python call): episodes [id, return, length, env steps after,
+    // training seconds], evals [env_step, mean_return, training seconds], series [training seconds, env steps,
+    // loss, epsilon, episodes/min, env-steps/s, updates/s], lag {versions behind: ingested results}.
+    this.curve = { episodes: [], evals: [], series: [], lag: {} };
+    this.recent = []; // last RECENT_EPISODES finished episodes {id, length, ret, terminated, actions}
+    this.best = null;
+    this.trainedMs = 0; // training wall time before this session (restored runs)
+    this.lastSeriesAt = 0;
+    this.watchOnly = false;
+    this.localBudget = new SliceBudget({ targetMs: LOCAL_SLICE_MS, initialMsPerUnit: 0.5, maxUnits: 100000 });
+    this.longestLocalSliceMs = 0;
     this.busyMs = { ingest: 0, learn: 0, plan: 0, publish: 0, view: 0, local_episodes: 0 };
     this.startedAt = null;
+    this.activeMs = 0;
+    this.runningSince = null;
     this.pendingEvalStep = null;
     try {
       this._build();
@@ -115,41 +116,51 @@ export class Trainer {
   }
 
   _build() {
-    const { pyodide, tools, settings } = this;
-    const Config = this._keep(pyodide.pyimport('robotrain.config').Config);
-    const overrides = { seed: settings.seed };
+    const { pyodide, tools, glue, settings } = this;
+    const overrides = { ...(settings.cfg ?? {}), seed: settings.seed };
     if (settings.batch != null) overrides.batch_episodes = settings.batch;
     if (settings.lanes != null) overrides.lanes = settings.lanes;
-    const forEnv = Config.for_env;
     let config;
     try {
-      config = this._keep(forEnv.callKwargs(settings.env, overrides));
+      if (this.restore) {
+        this.run = this._keep(glue.get('run_from_bytes')(this.restore.run));
+        config = this._keep(this.run.config);
+      } else {
+        config = this._keep(glue.get('make_config')(settings.env, JSON.stringify(overrides)));
+        const Run = pyodide.pyimport('robotrain.run').Run;
+        this.run = this._keep(Run(config));
+        Run.destroy();
+      }
     } catch (error) {
-      throw asError(error, 'configuration');
-    } finally {
-      forEnv.destroy();
+      throw asError(error, this.restore ? 'saved run' : 'configuration');
     }
     this.config = tools.toJSON(config.to_dict());
-    const Run = pyodide.pyimport('robotrain.run').Run;
-    this.run = this._keep(Run(config));
-    Run.destroy();
     this.envInfo = tools.toJSON(this.run.env_info());
     this.drawSpec = this.envInfo.draw_spec;
-    const Viewer = viewerClass(pyodide);
+    const Viewer = pyodide.pyimport('robotrain.viewer').Viewer;
     const hidden = tools.fromJSON(this.config.hidden_sizes);
-    this.viewer = this._keep(Viewer(settings.env, hidden, settings.seed));
+    this.viewer = this._keep(Viewer(this.config.env_id, hidden, this.config.seed));
     Viewer.destroy();
     if (!this.pool) {
       const Actor = pyodide.pyimport('robotrain.actor').Actor;
-      this.actor = this._keep(Actor(settings.env, settings.seed, this.config.lanes, hidden));
+      this.actor = this._keep(Actor(this.config.env_id, this.config.seed, this.config.lanes, hidden));
       Actor.destroy();
     }
     hidden.destroy();
+    if (this.restore) {
+      const s = tools.toJSON(this.run.stats());
+      this.counts = { episodes: s.episodes, envSteps: s.env_steps };
+      const curve = this.restore.curve ?? {};
+      this.curve = { episodes: curve.episodes ?? [], evals: curve.evals ?? [], series: curve.series ?? [], lag: curve.lag ?? {} };
+      this.recent = this.restore.recent ?? [];
+      this.best = this.restore.best ?? null;
+      this.trainedMs = this.restore.trainedMs ?? 0;
+    }
     if (this.pool) {
       this.pool.cancel();
       this.pool.configure({
-        env_id: settings.env,
-        run_seed: settings.seed,
+        env_id: this.config.env_id,
+        run_seed: this.config.seed,
         lanes: this.config.lanes,
         hidden_sizes: this.config.hidden_sizes,
       });
@@ -157,12 +168,99 @@ export class Trainer {
     this._publish();
   }
 
+  /** Training wall time so far, ms (including the time before a restore). */
+  get trainingMs() {
+    return this.trainedMs + (this.startedAt === null ? 0 : this._activeMs());
+  }
+
+  _activeMs() {
+    return this.activeMs + (this.state === 'running' && this.runningSince !== null ? performance.now() - this.runningSince : 0);
+  }
+
+  /** Replace the learner's weights with the last model validated by glue.load_model, and publish them. */
+  applyLoadedModel() {
+    this.glue.get('apply_model')(this.run, this.viewer);
+    this._publish();
+  }
+
+  /** Watch only: no training (a run card's policy); start() does nothing. */
+  setWatchOnly(curve) {
+    this.watchOnly = true;
+    if (curve) this.curve = { episodes: curve.episodes ?? [], evals: curve.evals ?? [], series: curve.series ?? [], lag: curve.lag ?? {} };
+    this.onChange();
+  }
+
+  /** Apply a push (rad/s on the robot's main angular velocity) to the live robot; returns {before, after, index}. */
+  push(impulse) {
+    return JSON.parse(this.glue.get('push')(this.viewer, impulse));
+  }
+
+  /** The live robot's current state row (no step). */
+  viewState() {
+    const row = this.glue.get('view_state')(this.viewer);
+    try {
+      return row.toJs();
+    } finally {
+      row.destroy();
+    }
+  }
+
+  viewInfo() {
+    return this.tools.toJSON(this.viewer.info());
+  }
+
+  /** Re-simulate a recorded episode: {states: Float32Array (T+1)*dim, dim, length, episode}. */
+  replay(episode) {
+    const out = this.glue.get('replay')(this.config.env_id, this.config.seed, episode.id, episode.actions);
+    try {
+      const flat = out.get(0);
+      const states = this.tools.fromNumpy(flat);
+      flat.destroy();
+      const dim = out.get(1);
+      return { states, dim, length: states.length / dim - 1, episode };
+    } finally {
+      out.destroy();
+    }
+  }
+
+  /** The finished episode with this id among the recent ones (or the best); null if not kept. */
+  findEpisode(id) {
+    if (id === 'best') return this.best;
+    return this.recent.find((e) => e.id === id) ?? (this.best?.id === id ? this.best : null);
+  }
+
+  /** The model file (JSON text) of the current weights. */
+  modelText() {
+    return this.glue.get('save_model')(this.run);
+  }
+
+  /** The whole training state as bytes (Run.to_bytes), plus the JS-side curves, for autosave. */
+  snapshot() {
+    const bytes = this.glue.get('run_to_bytes')(this.run);
+    let run;
+    try {
+      run = bytes.toJs();
+    } finally {
+      bytes.destroy();
+    }
+    return {
+      run,
+      curve: this.curve,
+      recent: this.recent,
+      best: this.best,
+      trainedMs: this.trainingMs,
+      counts: { episodes: this.counts.episodes, env_steps: this.counts.envSteps },
+    };
+  }
+
   // ---- control ---------------------------------------------------------------------------------
 
   start() {
-    if (this.state === 'error' || this.state === 'disposed' || this.state === 'running') return;
+    if (this.state === 'error' || this.state === 'disposed' || this.state === 'running' || this.watchOnly) return;
+    if (this.budgetReached) return;
     this.state = 'running';
     this.startedAt ??= performance.now();
+    this.runningSince = performance.now();
     this.episodeRate.reset();
     this.stepRate.reset();
     for (const resolve of this.resumeWaiters.splice(0)) resolve();
@@ -176,6 +274,8 @@ export class Trainer {
 
   pause() {
     if (this.state !== 'running') return;
+    this.activeMs += performance.now() - this.runningSince;
+    this.runningSince = null;
     this.state = 'paused';
     this.onChange();
   }
@@ -218,6 +318,19 @@ export class Trainer {
     return this.disposed || this.state === 'error';
   }
 
+  get budgetReached() {
+    return this.counts.envSteps >= this.config.total_timesteps;
+  }
+
+  /** At the step budget: pause for good (the run is finished). Returns true when it stopped. */
+  _checkBudget() {
+    if (!this.budgetReached || this.state !== 'running') return false;
+    this.pause();
+    this.finished = true;
+    this.onFinished?.();
+    return true;
+  }
+
   // ---- the pieces every mode uses ----------------------------------------------------------------
 
   _timed(what, fn) {
@@ -241,13 +354,28 @@ export class Trainer {
   /** Run one task on a worker (or, in main mode, here); resolves with {packed: Float32Array} or {array}. */
   _execute(task, priority = false) {
     if (this.pool) return this.pool.submit(task, { priority });
-    return yieldTask().then(() => {
+    return this._runLocal(task);
+  }
+
+  /** Main mode: play a task on this thread in slices of about LOCAL_SLICE_MS (Actor.begin/advance/finish). */
+  async _runLocal(task) {
+    await yieldTask();
+    if (this._stopped) throw new CancelledError();
+    this.actor.begin(task.first_id, task.stop_id, task.epsilon, task.stream);
+    for (;;) {
+      await this._gate();
       if (this._stopped) throw new CancelledError();
-      const array = this._timed('local_episodes', () =>
-        this.actor.run(task.first_id, task.stop_id, task.epsilon, task.stream),
-      );
-      return { array };
-    });
+      const k = this.localBudget.units;
+      const started = performance.now();
+      const done = this.actor.advance(k);
+      const ms = performance.now() - started;
+      this.busyMs.local_episodes += ms;
+      this.localBudget.observe(k, ms);
+      this.longestLocalSliceMs = Math.max(this.longestLocalSliceMs, ms);
+      if (done) break;
+      await yieldTask();
+    }
+    return { array: this._timed('local_episodes', () => this.actor.finish()) };
   }
 
   /** One result into the replay buffer: a single copy into the wasm heap, then Run.ingest. */
@@ -257,6 +385,7 @@ export class Trainer {
 
   _ingestNow(result) {
     const array = result.array ?? this.tools.toNumpy(result.packed);
+    const packed = result.packed ?? this.tools.fromNumpy(array);
     let summary;
     try {
       summary = this.tools.toJSON(this.run.ingest(array));
@@ -266,7 +395,18 @@ export class Trainer {
       array.destroy();
     }
     if (summary.duplicate) return;
-    for (const row of summary.episodes) this.curve.episodes.push(row);
+    const seconds = this.trainingMs / 1000;
+    let steps = this.counts.envSteps;
+    for (const [id, ret, length] of summary.episodes) {
+      steps += length;
+      this.curve.episodes.push([id, ret, length, steps, Math.round(seconds * 10) / 10]);
+    }
+    for (const episode of episodesWithActions(packed)) {
+      this.recent.push(episode);
+      if (!this.best || episode.ret > this.best.ret) this.best = episode;
+    }
+    if (this.recent.length > RECENT_EPISODES) this.recent.splice(0, this.recent.length - RECENT_EPISODES);
+    this.curve.lag[summary.staleness] = (this.curve.lag[summary.staleness] ?? 0) + 1;
     this.counts.episodes += summary.episodes.length;
     this.counts.envSteps += summary.transitions;
     this.staleness.sum += summary.staleness;
@@ -282,7 +422,7 @@ export class Trainer {
     const array = result.array ?? this.tools.toNumpy(result.packed);
     try {
       const mean = this._timed('ingest', () => this.run.ingest_eval(array));
-      this.curve.evals.push([this.pendingEvalStep, mean]);
+      this.curve.evals.push([this.pendingEvalStep, mean, Math.round(this.trainingMs / 100) / 10]);
     } catch (error) {
       throw asError(error, 'evaluation');
     } finally {
@@ -327,6 +467,7 @@ export class Trainer {
 
   async _syncLoop() {
     while (!this._stopped) {
+      this._checkBudget();
       await this._gate();
       if (this._stopped) return;
       if (this.run.eval_due()) {
@@ -377,7 +518,7 @@ export class Trainer {
   _feed() {
     const target = 2 * this.pool.size;
     const backlog = Math.max(ASYNC_MIN_BACKLOG_UPDATES, (ASYNC_MAX_BACKLOG_S * 1000) / this.budget.msPerUnit);
-    if (this.run.updates_due > backlog) return;
+    if (this.run.updates_due > backlog || this.budgetReached) return;
     while (this.inflight < target) {
       for (const task of this._plan(this.config.episodes_per_task)) {
         this.inflight += 1;
@@ -409,6 +550,7 @@ export class Trainer {
 
   async _asyncLoop() {
     while (!this._stopped) {
+      this._checkBudget();
       await this._gate();
       if (this._stopped) return;
       const started = performance.now();
@@ -474,6 +616,13 @@ export class Trainer {
       env_steps_per_s: this.state === 'running' ? this.stepRate.perSecond() : 0,
       epsilon: run.epsilon ?? null,
       loss: run.loss ?? null,
+      updates_per_s: this.state === 'running' ? run.updates_per_s ?? 0 : 0,
+      step_budget: this.config.total_timesteps,
+      finished: Boolean(this.finished),
+      watch_only: this.watchOnly,
+      recent_episodes: this.recent.length,
+      best_episode: this.best ? { id: this.best.id, return: this.best.ret, length: this.best.length } : null,
+      longest_local_slice_ms: Math.round(this.longestLocalSliceMs * 100) / 100,
       last_eval_return: run.last_eval_return ?? null,
       best_eval_return: run.best_eval_return ?? null,
       solved_at_env_step: run.solved_at_env_step ?? null,
@@ -488,7 +637,7 @@ export class Trainer {
       learn_slices: this.slices,
       learn_slices_over_16ms: this.longSlices,
       main_thread_busy_ms: Object.fromEntries(Object.entries(this.busyMs).map(([k, v]) => [k, Math.round(v)])),
-      training_wall_ms: this.startedAt === null ? 0 : Math.round(performance.now() - this.startedAt),
+      training_wall_ms: Math.round(this.trainingMs),
       updates_per_slice: this.budget.units,
       env_info: this.envInfo,
       config: this.config,
@@ -496,9 +645,26 @@ export class Trainer {
     };
   }
 
-  /** The chart's data without a Python call: episodes [[id, return, length]] and evals, in ingest order. */
+  /** The charts' data without a Python call (see this.curve). */
   curveData() {
     return this.curve;
+  }
+
+  /** Add one sample of the scalar curves from `s` (this.stats()) at most once per SERIES_EVERY_MS. */
+  sampleSeries(s, now = performance.now()) {
+    if (this.state !== 'running' || now - this.lastSeriesAt < SERIES_EVERY_MS) return;
+    this.lastSeriesAt = now;
+    const series = this.curve.series;
+    series.push([
+      Math.round(this.trainingMs / 100) / 10,
+      s.env_steps,
+      s.loss,
+      s.epsilon,
+      Math.round(s.episodes_per_min * 10) / 10,
+      Math.round(s.env_steps_per_s * 10) / 10,
+      Math.round(s.updates_per_s * 10) / 10,
+    ]);
+    if (series.length > MAX_SERIES) this.curve.series = series.filter((_, i) => i % 2 === 0 || i === series.length - 1);
   }
 
   /** {episodes: [[id, return, length], ...] in id order, evals: [[env_step, mean_return], ...]}. */

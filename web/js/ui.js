@@ -1,10 +1,9 @@
-// The page's DOM: controls, messages, loading progress, counters, worker chips, the robot canvas and the
-// return chart. Knows nothing about Python or workers; main.js feeds it plain values.
-import uPlot from '../vendor/uplot/uPlot.esm.js';
-import { draw } from './draw.js';
-
-const MOVING_AVERAGE = 20; // episodes in the chart's moving average
-const MAX_CHART_POINTS = 4000; // episodes beyond this are thinned (every k-th) for drawing
+// The page's DOM: controls (with a form built from Config.field_specs), messages, progress bars, counters,
+// worker tiles, the robot canvas (with push and replay) and the theme. Knows nothing about Python or workers;
+// main.js feeds it plain values.
+import { draw, setDrawColors } from './draw.js';
+import { Charts } from './charts.js';
+import { fieldText } from './params.js';
 
 const COUNTERS = Object.freeze([
   ['episodes', 'Episodes'],
@@ -12,61 +11,65 @@ const COUNTERS = Object.freeze([
   ['updates', 'Updates'],
   ['episodes_per_min', 'Episodes / min'],
   ['env_steps_per_s', 'Env steps / s'],
-  ['fps', 'FPS'],
-  ['workers_ready', 'Workers ready'],
+  ['updates_per_s', 'Updates / s'],
   ['last_eval_return', 'Last eval return'],
   ['best_eval_return', 'Best eval return'],
-  ['policy_version', 'Policy version'],
+  ['loss', 'TD loss'],
   ['epsilon', 'Epsilon'],
-  ['staleness', 'Staleness (versions)'],
+  ['policy_version', 'Policy version'],
+  ['staleness', 'Mean lag (versions)'],
+  ['replay_size', 'Replay buffer (transitions)'],
+  ['fps', 'FPS'],
+  ['workers_ready', 'Workers ready'],
 ]);
 
 const integer = (v) => (v == null ? '–' : Math.round(v).toLocaleString('en-US'));
 const decimal = (digits) => (v) => (v == null ? '–' : Number(v).toFixed(digits));
-
 const FORMAT = Object.freeze({
-  episodes: integer,
-  env_steps: integer,
-  updates: integer,
-  episodes_per_min: integer,
-  env_steps_per_s: integer,
-  fps: integer,
-  workers_ready: (v) => v ?? '–',
   last_eval_return: decimal(1),
   best_eval_return: decimal(1),
-  policy_version: integer,
   epsilon: decimal(3),
   staleness: decimal(1),
+  loss: (v) => (v == null ? '–' : Number(v).toPrecision(3)),
+  workers_ready: (v) => v ?? '–',
 });
 
+export function formatBytes(bytes) {
+  if (bytes == null) return '–';
+  return `${(bytes / 2 ** 20).toFixed(0)} MB`;
+}
+
+export function formatDuration(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return '–';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+const THEMES = ['auto', 'light', 'dark'];
+const OWN_INPUTS = ['seed', 'batch', 'lanes'];
+
 /**
- * Bind the page. `handlers`: {onStart(), onPause(), onReset(), onSetting(name, rawText)}.
- * Returns the object main.js drives.
+ * Bind the page. `handlers`: {onStart, onPause, onReset, onSetting(name, text), onField(name, text, final),
+ * onSave, onLoadFile(file), onShare, onExportCard, onResume(yes), onPush(impulse), onReplay(id),
+ * onReplayLive(), onScrub(frame), onReplayToggle(), onTheme()}.
  */
 export function createUI(doc, handlers) {
   const $ = (id) => doc.getElementById(id);
-  const els = {
-    message: $('message'),
-    controls: $('controls'),
-    env: $('env'),
-    mode: $('mode'),
-    workers: $('workers'),
-    seed: $('seed'),
-    batch: $('batch'),
-    lanes: $('lanes'),
-    start: $('start'),
-    pause: $('pause'),
-    reset: $('reset'),
-    loading: $('loading'),
-    progress: $('progress'),
-    loadingText: $('loading-text'),
-    counters: $('counters'),
-    workerList: $('worker-list'),
-    canvas: $('view'),
-    caption: $('view-caption'),
-    chart: $('chart'),
-  };
-  const ctx = els.canvas.getContext('2d');
+  const els = {};
+  for (const id of [
+    'message', 'notice', 'notice-text', 'notice-close', 'resume', 'resume-text', 'resume-yes', 'resume-no', 'controls',
+    'env', 'mode', 'workers', 'seed', 'batch', 'lanes', 'start', 'pause', 'reset', 'save-model', 'load-model',
+    'load-file', 'share', 'share-link', 'export-card', 'autosave-status', 'hyper-fields', 'budget-slot', 'loading',
+    'progress', 'loading-text', 'budget-bar', 'budget-text', 'counters', 'memory', 'worker-list', 'workers-note',
+    'view', 'view-caption', 'view-mode', 'replay-pick', 'replay-go', 'replay-play', 'replay-scrub', 'replay-pos',
+    'replay-live', 'theme',
+  ]) {
+    els[id] = $(id);
+  }
+  const ctx = els.view.getContext('2d');
+  const charts = new Charts(doc);
   const counterCells = {};
   for (const [key, title] of COUNTERS) {
     const cell = doc.createElement('div');
@@ -79,6 +82,8 @@ export function createUI(doc, handlers) {
     els.counters.append(cell);
     counterCells[key] = dd;
   }
+  const fieldInputs = {}; // config field name -> input
+  let specsKey = null;
 
   els.start.addEventListener('click', () => handlers.onStart());
   els.pause.addEventListener('click', () => handlers.onPause());
@@ -87,17 +92,57 @@ export function createUI(doc, handlers) {
   for (const name of ['env', 'mode', 'workers', 'seed', 'batch', 'lanes']) {
     els[name].addEventListener('change', () => handlers.onSetting(name, els[name].value));
   }
+  for (const name of OWN_INPUTS) {
+    els[name].addEventListener('input', () => handlers.onSetting(name, els[name].value, { typing: true }));
+  }
+  els['save-model'].addEventListener('click', () => handlers.onSave());
+  els['load-model'].addEventListener('click', () => els['load-file'].click());
+  els['load-file'].addEventListener('change', () => {
+    const file = els['load-file'].files[0];
+    els['load-file'].value = '';
+    if (file) handlers.onLoadFile(file);
+  });
+  els.share.addEventListener('click', () => handlers.onShare());
+  els['export-card'].addEventListener('click', () => handlers.onExportCard());
+  els['notice-close'].addEventListener('click', () => ui.showNotice(null));
+  els['resume-yes'].addEventListener('click', () => handlers.onResume(true));
+  els['resume-no'].addEventListener('click', () => handlers.onResume(false));
+  els['replay-go'].addEventListener('click', () => {
+    const value = els['replay-pick'].value;
+    if (value) handlers.onReplay(value === 'best' ? 'best' : Number(value));
+  });
+  els['replay-pick'].addEventListener('focus', () => handlers.onReplayListWanted());
+  els['replay-pick'].addEventListener('pointerdown', () => handlers.onReplayListWanted());
+  els['replay-live'].addEventListener('click', () => handlers.onReplayLive());
+  els['replay-play'].addEventListener('click', () => handlers.onReplayToggle());
+  els['replay-scrub'].addEventListener('input', () => handlers.onScrub(Number(els['replay-scrub'].value)));
+  els.theme.addEventListener('click', () => handlers.onTheme());
+  for (const radio of doc.querySelectorAll('input[name="xaxis"]')) {
+    radio.addEventListener('change', () => charts.setXAxis(radio.value));
+  }
 
-  let chart = null;
-  let lastEpisodeCount = -1;
-  let lastEvalCount = -1;
+  // Push the robot: a click pushes away from the pointer, a drag pushes along the drag.
+  let dragFrom = null;
+  els.view.addEventListener('pointerdown', (event) => {
+    dragFrom = { x: event.offsetX, t: performance.now() };
+    els.view.setPointerCapture?.(event.pointerId);
+  });
+  els.view.addEventListener('pointerup', (event) => {
+    if (!dragFrom) return;
+    const dx = event.offsetX - dragFrom.x;
+    const width = els.view.clientWidth || 640;
+    let impulse;
+    if (Math.abs(dx) > 6) impulse = (dx / width) * 8; // a drag across the whole view: 8 rad/s
+    else impulse = event.offsetX < width / 2 ? 1.5 : -1.5; // a click pushes away from the clicked side
+    dragFrom = null;
+    handlers.onPush(Math.max(-8, Math.min(8, impulse)));
+  });
 
   const ui = {
-    /** Fill the selects: env names from the core, worker counts 1..max with 'auto (n)'. */
+    charts,
+
     setChoices({ envNames, maxWorkers, autoWorkers }) {
-      if (envNames) {
-        els.env.replaceChildren(...envNames.map((name) => new Option(name, name)));
-      }
+      if (envNames) els.env.replaceChildren(...envNames.map((name) => new Option(name, name)));
       if (maxWorkers) {
         const options = [new Option(`auto (${autoWorkers})`, 'auto')];
         for (let n = 1; n <= maxWorkers; n++) options.push(new Option(String(n), String(n)));
@@ -105,7 +150,68 @@ export function createUI(doc, handlers) {
       }
     },
 
-    /** Show `settings` in the controls (values that are not offered stay as they are). */
+    /** Build the hyperparameter form from Config.field_specs(env) (skipping fields with their own control). */
+    buildFields(specs, skip) {
+      const key = JSON.stringify(specs);
+      if (key === specsKey) return;
+      specsKey = key;
+      els['hyper-fields'].replaceChildren();
+      els['budget-slot'].replaceChildren();
+      for (const spec of specs) {
+        if (skip.includes(spec.name)) continue;
+        const label = doc.createElement('label');
+        label.className = 'field';
+        label.title = spec.doc;
+        const name = doc.createElement('span');
+        name.textContent = spec.name === 'total_timesteps' ? 'Step budget (env steps)' : spec.name;
+        const input = doc.createElement('input');
+        input.id = `cfg-${spec.name}`;
+        input.name = spec.name;
+        input.size = 9;
+        input.placeholder = fieldText(spec.default);
+        input.setAttribute('aria-describedby', `cfg-${spec.name}-error`);
+        const unit = doc.createElement('span');
+        unit.className = 'unit';
+        const range = spec.min != null ? ` [${spec.min} … ${spec.max}]` : '';
+        unit.textContent = `${spec.doc}${range}`;
+        const error = doc.createElement('span');
+        error.className = 'field-error';
+        error.id = `cfg-${spec.name}-error`;
+        input.addEventListener('input', () => handlers.onField(spec.name, input.value, false));
+        input.addEventListener('change', () => handlers.onField(spec.name, input.value, true));
+        fieldInputs[spec.name] = input;
+        if (spec.name === 'total_timesteps') {
+          label.append(name, input, error);
+          els['budget-slot'].append(label);
+        } else {
+          label.append(name, input, unit, error);
+          els['hyper-fields'].append(label);
+        }
+      }
+    },
+
+    /** Show the config in the form: explicit overrides as values, the env's defaults as placeholders. */
+    showFields(cfg, defaults) {
+      for (const [name, input] of Object.entries(fieldInputs)) {
+        if (defaults && name in defaults) input.placeholder = fieldText(defaults[name]);
+        if (doc.activeElement !== input) input.value = fieldText(cfg[name]);
+      }
+    },
+
+    /** Inline message next to a field (`name`: a config field or seed / batch / lanes); null clears it. */
+    setFieldError(name, message) {
+      const input = fieldInputs[name] ?? (OWN_INPUTS.includes(name) ? els[name] : null);
+      const box = fieldInputs[name] ? doc.getElementById(`cfg-${name}-error`) : els[`${name}-error`];
+      if (input) {
+        if (message) input.setAttribute('aria-invalid', 'true');
+        else input.removeAttribute('aria-invalid');
+      }
+      if (box) box.textContent = message ?? '';
+      if (message && fieldInputs[name] && !els['budget-slot'].contains(fieldInputs[name])) {
+        doc.getElementById('hyper').open = true;
+      }
+    },
+
     showSettings(settings) {
       const setSelect = (el, value) => {
         if ([...el.options].some((o) => o.value === String(value))) el.value = String(value);
@@ -113,11 +219,10 @@ export function createUI(doc, handlers) {
       setSelect(els.env, settings.env);
       setSelect(els.mode, settings.mode);
       setSelect(els.workers, settings.workers);
-      els.seed.value = String(settings.seed);
-      els.batch.value = settings.batch == null ? '' : String(settings.batch);
-      els.lanes.value = settings.lanes == null ? '' : String(settings.lanes);
+      if (doc.activeElement !== els.seed) els.seed.value = String(settings.seed);
+      if (doc.activeElement !== els.batch) els.batch.value = settings.batch == null ? '' : String(settings.batch);
+      if (doc.activeElement !== els.lanes) els.lanes.value = settings.lanes == null ? '' : String(settings.lanes);
       els.workers.disabled = settings.mode === 'main';
-      for (const name of ['seed', 'batch', 'lanes']) els[name].removeAttribute('aria-invalid');
     },
 
     markInvalid(name, invalid) {
@@ -126,7 +231,6 @@ export function createUI(doc, handlers) {
       else els[name].removeAttribute('aria-invalid');
     },
 
-    /** Errors (a list of strings) in the alert box, or nothing; `kind` 'error' or 'note'. */
     showMessage(lines, kind = 'error') {
       if (!lines || !lines.length) {
         els.message.hidden = true;
@@ -138,22 +242,72 @@ export function createUI(doc, handlers) {
       els.message.hidden = false;
     },
 
+    /** A dismissable notice (`kind` 'note' or 'error'); null hides it. */
+    showNotice(text, kind = 'note') {
+      els['notice-text'].textContent = text ?? '';
+      els.notice.classList.toggle('error-note', kind === 'error');
+      els.notice.dataset.kind = kind;
+      els.notice.hidden = !text;
+    },
+
+    showResumeOffer(text) {
+      els['resume-text'].textContent = text ?? '';
+      els.resume.hidden = !text;
+    },
+
+    showShareLink(url) {
+      els['share-link'].value = url;
+      els['share-link'].hidden = false;
+      els['share-link'].select();
+    },
+
+    setAutosaveStatus(text) {
+      els['autosave-status'].textContent = text;
+    },
+
     setLoading(fraction, text) {
       els.progress.value = Math.max(0, Math.min(1, fraction));
-      els.loadingText.textContent = text;
+      els['loading-text'].textContent = text;
       els.loading.classList.toggle('done', fraction >= 1);
     },
 
-    setButtons({ start, pause, reset, controls = true }) {
+    setBudget(stats) {
+      const budget = stats.step_budget;
+      if (!budget) {
+        els['budget-bar'].value = 0;
+        els['budget-text'].textContent = 'Step budget: –';
+        return;
+      }
+      const done = Math.min(stats.env_steps, budget);
+      els['budget-bar'].value = done / budget;
+      let eta = '';
+      if (stats.finished || done >= budget) eta = ' · budget reached';
+      else if (stats.state === 'running' && stats.env_steps_per_s > 0) {
+        eta = ` · ETA ${formatDuration((budget - done) / stats.env_steps_per_s)}`;
+      }
+      els['budget-text'].textContent =
+        `${integer(done)} of ${integer(budget)} env steps (${Math.floor((100 * done) / budget)} %)${eta}`;
+    },
+
+    setButtons({ start, pause, reset, controls = true, files = false, save = false }) {
       els.start.disabled = !start;
       els.pause.disabled = !pause;
       els.reset.disabled = !reset;
       for (const name of ['env', 'mode', 'seed', 'batch', 'lanes']) els[name].disabled = !controls;
+      for (const input of Object.values(fieldInputs)) input.disabled = !controls;
       els.workers.disabled = !controls || els.mode.value === 'main';
+      els['load-model'].disabled = !files;
+      els.share.disabled = !files;
+      els['save-model'].disabled = !save;
+      els['export-card'].disabled = !save;
     },
 
     setCaption(text) {
-      els.caption.textContent = text;
+      els['view-caption'].textContent = text;
+    },
+
+    setViewMode(text) {
+      els['view-mode'].textContent = text;
     },
 
     showStats(stats) {
@@ -162,110 +316,100 @@ export function createUI(doc, handlers) {
         workers_ready: stats.mode === 'main' ? 'main thread' : `${stats.workers_ready} of ${stats.workers.length}`,
         staleness: stats.staleness?.recent_mean,
       };
-      for (const [key] of COUNTERS) counterCells[key].textContent = FORMAT[key](values[key]);
+      for (const [key] of COUNTERS) counterCells[key].textContent = (FORMAT[key] ?? integer)(values[key]);
     },
 
-    showWorkers(workers) {
-      const chips = workers.map((w) => {
-        const chip = doc.createElement('span');
-        chip.className = `worker ${w.state}`;
-        chip.textContent = `#${w.id} ${w.state} · ${w.episodes} ep${w.failures ? ` · ${w.failures} failed` : ''}`;
-        return chip;
+    showMemory(text) {
+      els.memory.textContent = text;
+    },
+
+    /** One tile per worker: state, episodes, env-steps/s, policy version and lag, heap, live mini view. */
+    showWorkers(workers, { policyVersion, spec, mode }) {
+      els['workers-note'].textContent =
+        mode === 'main' ? 'none: main-thread mode plays episodes on this page' : `${workers.length} module workers, each with its own Python`;
+      const list = els['worker-list'];
+      while (list.children.length > workers.length) list.lastElementChild.remove();
+      workers.forEach((w, i) => {
+        let tile = list.children[i];
+        if (!tile) {
+          tile = doc.createElement('div');
+          tile.innerHTML =
+            '<canvas width="192" height="96"></canvas><span class="title"></span><span class="line1"></span>' +
+            '<span class="line2"></span><span class="line3"></span><progress max="1"></progress>';
+          tile.setAttribute('aria-label', `worker ${w.id}`);
+          list.append(tile);
+        }
+        tile.className = `worker ${w.state}`;
+        tile.dataset.state = w.state;
+        tile.querySelector('.title').textContent = `#${w.id} ${w.state}${w.failures ? ` · ${w.failures} failed` : ''}`;
+        const lag = w.policy_version == null ? '–' : Math.max(0, policyVersion - w.policy_version);
+        tile.querySelector('.line1').textContent = `${integer(w.episodes)} episodes · ${integer(w.env_steps_per_s)} steps/s`;
+        tile.querySelector('.line2').textContent = `policy v${w.policy_version ?? '–'} · lag ${lag}`;
+        tile.querySelector('.line3').textContent = `Python heap ${formatBytes(w.heap_bytes)}`;
+        const bar = tile.querySelector('progress');
+        bar.value = w.load_progress;
+        bar.hidden = w.load_progress >= 1;
+        const canvas = tile.querySelector('canvas');
+        const c = canvas.getContext('2d');
+        draw(c, w.live_state ?? null, w.live_state ? spec : null);
       });
-      els.workerList.replaceChildren(...chips);
     },
 
     drawRobot(state, spec) {
       draw(ctx, state, spec);
     },
 
-    /** Redraw the return chart from history() when it changed; `threshold` draws the solved line. */
-    showHistory(history, threshold) {
-      if (history.episodes.length === lastEpisodeCount && history.evals.length === lastEvalCount) return;
-      lastEpisodeCount = history.episodes.length;
-      lastEvalCount = history.evals.length;
-      const data = chartData(history, threshold);
-      if (!chart) chart = makeChart(els.chart, data);
-      else chart.setData(data);
+    /** The replay picker: best first, then the recent episodes, newest first. */
+    setReplayList(best, recent) {
+      const pick = els['replay-pick'];
+      const keep = pick.value;
+      const options = [];
+      if (best) options.push(new Option(`best: #${best.id} (return ${best.ret.toFixed(1)}, ${best.length} steps)`, 'best'));
+      for (let i = recent.length - 1; i >= 0; i--) {
+        const e = recent[i];
+        options.push(new Option(`#${e.id}: return ${e.ret.toFixed(1)}, ${e.length} steps`, String(e.id)));
+      }
+      if (!options.length) options.push(new Option('(no episode yet)', ''));
+      pick.replaceChildren(...options);
+      if ([...pick.options].some((o) => o.value === keep)) pick.value = keep;
+      els['replay-go'].disabled = !best;
+    },
+
+    showReplay(replay) {
+      const on = Boolean(replay);
+      els['replay-scrub'].disabled = !on;
+      els['replay-play'].disabled = !on;
+      els['replay-live'].disabled = !on;
+      if (!on) {
+        els['replay-pos'].textContent = '–';
+        els['replay-scrub'].value = '0';
+        return;
+      }
+      els['replay-scrub'].max = String(replay.length);
+      if (doc.activeElement !== els['replay-scrub']) els['replay-scrub'].value = String(replay.frame);
+      els['replay-play'].textContent = replay.playing ? 'Pause' : 'Play';
+      els['replay-pos'].textContent = `step ${replay.frame} of ${replay.length}`;
+    },
+
+    applyTheme(theme) {
+      if (theme === 'auto') doc.documentElement.removeAttribute('data-theme');
+      else doc.documentElement.dataset.theme = theme;
+      els.theme.textContent = `Theme: ${theme}`;
+      setDrawColors(getComputedStyle(doc.documentElement));
+      charts.rebuild();
+    },
+
+    nextTheme(theme) {
+      return THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+    },
+
+    showCurves(curve, threshold) {
+      return charts.update(curve, threshold);
     },
 
     clearHistory() {
-      lastEpisodeCount = -1;
-      lastEvalCount = -1;
-      chart?.setData([[], [], [], [], []]);
+      charts.clear();
     },
   };
   return ui;
-}
-
-function makeChart(container, data) {
-  const width = Math.max(300, container.clientWidth || 1200);
-  return new uPlot(
-    {
-      width,
-      height: 210,
-      legend: { show: true, live: false },
-      cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: false } },
-      axes: [
-        { label: 'environment steps', size: 36, labelSize: 16 },
-        { label: 'return', size: 50, labelSize: 16 },
-      ],
-      series: [
-        {},
-        { label: 'episode return', stroke: 'rgba(47, 93, 138, 0.25)', width: 1, spanGaps: true, points: { show: false } },
-        { label: `mean of ${MOVING_AVERAGE}`, stroke: '#2f5d8a', width: 2, spanGaps: true, points: { show: false } },
-        {
-          label: 'greedy evaluation',
-          stroke: '#d9822b',
-          width: 0,
-          paths: () => null,
-          points: { show: true, size: 7, fill: '#d9822b', stroke: '#d9822b' },
-        },
-        { label: 'solved', stroke: '#3a9a5b', width: 1, dash: [5, 5], spanGaps: true, points: { show: false } },
-      ],
-    },
-    data,
-    container,
-  );
-}
-
-/** Aligned uPlot data: x = cumulative env steps (episodes in id order), evaluations merged in at their step. */
-function chartData(history, threshold) {
-  const episodes = history.episodes;
-  const stride = Math.max(1, Math.ceil(episodes.length / MAX_CHART_POINTS));
-  const points = [];
-  let steps = 0;
-  let windowSum = 0;
-  for (let i = 0; i < episodes.length; i++) {
-    const [, ret, length] = episodes[i];
-    steps += length;
-    windowSum += ret;
-    if (i >= MOVING_AVERAGE) windowSum -= episodes[i - MOVING_AVERAGE][1];
-    if (i % stride === 0 || i === episodes.length - 1) {
-      points.push([steps, ret, windowSum / Math.min(i + 1, MOVING_AVERAGE), null]);
-    }
-  }
-  for (const [step, mean] of history.evals) points.push([step, null, null, mean]);
-  points.sort((a, b) => a[0] - b[0]);
-  const xs = [];
-  const raw = [];
-  const avg = [];
-  const evals = [];
-  const solved = [];
-  for (const [x, r, a, e] of points) {
-    if (xs.length && xs[xs.length - 1] === x) {
-      const j = xs.length - 1;
-      raw[j] ??= r;
-      avg[j] ??= a;
-      evals[j] ??= e;
-      continue;
-    }
-    xs.push(x);
-    raw.push(r);
-    avg.push(a);
-    evals.push(e);
-    solved.push(threshold ?? null);
-  }
-  return [xs, raw, avg, evals, solved];
 }

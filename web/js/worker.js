@@ -10,6 +10,12 @@ let ActorClass = null;
 let actor = null;
 let weightsSerial = -1; // serial of the weights the actor holds (pool-wide counter, not the policy version)
 let sharedWeights = null; // SharedArrayBuffer when the page is cross-origin isolated
+let pyodideRef = null;
+let liveRow = null; // Python function: the actor's lane-0 state row and its env steps so far
+const LIVE_EVERY_MS = 250; // live events while a task runs
+const ADVANCE_STEPS = 16; // vector steps between checks of the clock
+
+const heapBytes = () => pyodideRef?._module?.HEAPU8?.length ?? 0;
 
 const booting = (async () => {
   const started = performance.now();
@@ -17,8 +23,13 @@ const booting = (async () => {
     self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
   );
   tools = pyTools(pyodide);
+  pyodideRef = pyodide;
   ActorClass = pyodide.pyimport('robotrain.actor').Actor;
-  self.postMessage({ event: EVENT.BOOTED, ms: performance.now() - started });
+  const namespace = pyodide.globals.get('dict')();
+  pyodide.runPython('def live_row(actor):\n    return actor.env.state[0].tolist()', { globals: namespace });
+  liveRow = namespace.get('live_row');
+  namespace.destroy();
+  self.postMessage({ event: EVENT.BOOTED, ms: performance.now() - started, heap_bytes: heapBytes() });
 })();
 booting.catch((error) => self.postMessage({ event: EVENT.BOOT_FAILED, error: errorToJSON(error) }));
 
@@ -84,11 +95,32 @@ const handlers = {
     }
     return { serial: weightsSerial };
   },
-  [MSG.RUN]({ first_id, stop_id, epsilon, stream }) {
+  [MSG.RUN]({ id, first_id, stop_id, epsilon, stream }) {
     requireActor();
     refreshFromShared();
     const started = performance.now();
-    const out = actor.run(first_id, stop_id, epsilon, stream ?? 0);
+    actor.begin(first_id, stop_id, epsilon, stream ?? 0);
+    let lastLive = started;
+    let vectorSteps = 0;
+    while (!actor.advance(ADVANCE_STEPS)) {
+      vectorSteps += ADVANCE_STEPS;
+      const now = performance.now();
+      if (now - lastLive >= LIVE_EVERY_MS) {
+        lastLive = now;
+        const row = liveRow(actor);
+        self.postMessage({
+          event: EVENT.LIVE,
+          request: id,
+          state: row.toJs(),
+          steps: vectorSteps,
+          ms: now - started,
+          policy_version: actor.policy_version,
+          heap_bytes: heapBytes(),
+        });
+        row.destroy();
+      }
+    }
+    const out = actor.finish();
     let packed;
     try {
       packed = tools.fromNumpy(out);
@@ -96,7 +128,7 @@ const handlers = {
       out.destroy();
     }
     return {
-      result: { packed, ms: performance.now() - started, weights_serial: weightsSerial },
+      result: { packed, ms: performance.now() - started, weights_serial: weightsSerial, heap_bytes: heapBytes(), policy_version: actor.policy_version },
       transfer: [packed.buffer],
     };
   },

@@ -89,7 +89,7 @@ export class WorkerPool {
         policy_version: s.policyVersion,
         heap_bytes: s.heapBytes,
       };
-      if (live) out.live_state = s.running > 0 ? s.liveState : null;
+      if (live) out.live_state = s.liveState;
       return out;
     });
   }

@@ -16,6 +16,7 @@ Every ``target_network_frequency`` updates the target moves towards the online n
 import numpy as np
 
 from . import codec
+from .blas import single_threaded_blas_once
 from .config import Config
 from .qnet import Adam, QNetwork, clip_grad_norm, huber
 from .replay import ReplayBuffer
@@ -25,6 +26,7 @@ LEARNER_STREAM = 7  # seed stream of the learner's own generator (initial weight
 
 class Learner:
     def __init__(self, config: Config, obs_dim: int, num_actions: int):
+        single_threaded_blas_once()
         self.config = config
         self.rng = np.random.default_rng([config.seed, LEARNER_STREAM])
         self.q = QNetwork(obs_dim, num_actions, config.hidden_sizes, self.rng)

@@ -307,6 +307,10 @@ def test_autosave_reload_and_resume_gives_the_same_counters(trained):
 
 def test_worker_tiles_memory_charts_and_background_tab(open_page, base_url):
     page, log = open_page(f"{base_url}?workers=2&mode=async&seed=2&autostart=1")
+    # While Pyodide starts in each worker: a tile per worker in state 'starting' with its own loading bar.
+    wait_for(page, "document.querySelectorAll('.worker[data-state=starting] progress:not([hidden])').length === 2",
+             60, "two starting tiles with loading bars")
+    assert "Starting workers" in page.locator("#loading-text").inner_text()
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().episodes >= 40", 180, "2 workers training")
     tiles = page.locator(".worker")
     assert tiles.count() == 2

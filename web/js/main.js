@@ -644,6 +644,11 @@ function setTheme(theme) {
   ui.applyTheme(theme);
 }
 
+// In 'auto', follow the system's light/dark switch (canvas colours and charts included).
+globalThis.matchMedia?.('(prefers-color-scheme: dark)').addEventListener?.('change', () => {
+  if (app.theme === 'auto') ui.applyTheme('auto');
+});
+
 document.addEventListener('keydown', (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const tag = event.target?.tagName;

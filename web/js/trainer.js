@@ -95,7 +95,7 @@ export class Trainer {
     this.trainedMs = 0; // training wall time before this session (restored runs)
     this.lastSeriesAt = 0;
     this.watchOnly = false;
-    this.localBudget = new SliceBudget({ targetMs: LOCAL_SLICE_MS, initialMsPerUnit: 0.5, maxUnits: 100000 });
+    this.localBudget = new SliceBudget({ targetMs: LOCAL_SLICE_MS, initialMsPerUnit: 2, maxUnits: 100000 });
     this.longestLocalSliceMs = 0;
     this.busyMs = { ingest: 0, learn: 0, plan: 0, publish: 0, view: 0, local_episodes: 0 };
     this.startedAt = null;

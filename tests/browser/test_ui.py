@@ -93,7 +93,10 @@ def test_form_has_every_config_field_with_inline_limits_and_keys(open_page, base
     page.keyboard.press("r")
     wait_for(page, "robotrain.stats().state === 'ready' && robotrain.stats().episodes === 0", 10, "R to reset")
 
-    # Share link: the whole config and seed; opening it reproduces the run's settings and starts it.
+    # Share link: the whole config and seed; opening it reproduces the run (main mode follows the sync
+    # schedule, so the same episodes come out).
+    page.fill("#cfg-learning_rate", "")
+    page.dispatch_event("#cfg-learning_rate", "change")
     page.fill("#seed", "5")
     page.dispatch_event("#seed", "change")
     wait_for(page, "robotrain.stats().config.seed === 5", 20, "seed 5")
@@ -103,6 +106,13 @@ def test_form_has_every_config_field_with_inline_limits_and_keys(open_page, base
     other, _ = open_page(link)
     wait_for(other, "robotrain.stats().state === 'running'", 60, "the shared run to start")
     assert stats(other)["config"] == config
+    page.evaluate("robotrain.start()")
+    for p in (page, other):
+        wait_for(p, "robotrain.stats().episodes >= 30", 60, "30 episodes")
+        p.evaluate("robotrain.pause()")
+    mine = page.evaluate("robotrain.history()")["episodes"][:30]
+    assert other.evaluate("robotrain.history()")["episodes"][:30] == mine
+    assert [e[0] for e in mine] == list(range(30))
 
     # Theme toggle: light -> dark changes the page background.
     page.click("#theme")
@@ -351,4 +361,21 @@ def test_worker_tiles_memory_charts_and_background_tab(open_page, base_url):
     assert "in the background for" in text and "training went on" in text
     assert stats(page)["hidden"]["last_ms"] >= 3500
     page.evaluate("robotrain.pause()")
+    assert log.problems() == []
+
+
+@pytest.mark.parametrize("query,words,field", [
+    ("gamma=2", 'URL parameter gamma = "2" is not allowed: use a number from 0 to 1', "gamma"),
+    ("hidden_sizes=64,x", "URL parameter hidden_sizes", "hidden_sizes"),
+    ("start_e=0.5&end_e=0.9", "end_e: 0.9 must not exceed start_e 0.5", "end_e"),
+], ids=["out-of-range", "not-a-list", "cross-field"])
+def test_invalid_shared_config_in_the_url_is_named_and_nothing_starts(open_page, base_url, query, words, field):
+    page, log = open_page(f"{base_url}?{query}&autostart=1")
+    wait_for(page, "robotrain.stats().state === 'invalid'", 60, "the shared config to be rejected")
+    assert words in page.locator("#message").inner_text()
+    assert page.locator(f"#cfg-{field}-error").inner_text() != ""
+    s = stats(page)
+    assert s["workers"] == [] and page.workers == [] and s["config"] is None
+    assert page.evaluate("robotrain.start()") is False
+    assert page.locator("#start").is_disabled()
     assert log.problems() == []

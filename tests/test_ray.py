@@ -10,7 +10,8 @@ import ray
 
 from robotrain import modelfile
 from robotrain.config import Config
-from robotrain.ray_backend import RayTrainer, init_ray, limit_blas_threads, train_ray
+from robotrain.blas import limit_blas_threads
+from robotrain.ray_backend import RayTrainer, init_ray, train_ray
 from robotrain.train import evaluate, stayed_solved, train_serial
 
 SHORT_STEPS = 5_000
@@ -23,7 +24,7 @@ SOLVE_SEED = 1
 
 @pytest.fixture(scope="module")
 def local_ray():
-    limit_blas_threads(1)  # as the Ray driver does; the serial reference runs faster too, with the same numbers
+    limit_blas_threads(1)  # as every learner does (robotrain.blas); also before Ray starts its threads
     started = init_ray(None, num_cpus=2)
     yield
     if started:

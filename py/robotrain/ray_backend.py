@@ -27,8 +27,6 @@ task in flight), ``duplicates_dropped``, restarts, re-run tasks and staleness in
 """
 
 import argparse
-import ctypes
-import glob
 import json
 import logging
 import os
@@ -127,30 +125,6 @@ class _Counters:
     events: list = field(default_factory=list)  # (wall s, what) for failures
 
 
-def limit_blas_threads(n: int = 1) -> bool:
-    """Set numpy's OpenBLAS to ``n`` threads in this process; True if it could.
-
-    The learner's matrices are small (batch 128 x 64 units): extra BLAS threads gain nothing and, when the
-    actors keep the other cores busy, their spin-waiting makes updates several times slower (measured: 5,000
-    steps of cartpole training 1.4 s single-threaded, 2.4 to 18 s with two threads on a loaded 2-core machine).
-    Ray already gives its actors one thread (OMP_NUM_THREADS=1); this does the same for the driver.
-    """
-    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    names = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
-             "openblas_set_num_threads")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in names:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn(ctypes.c_int(n))
-                return True
-    return False
-
-
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to Ray (``address``) or start a local Ray; returns True if this call started/connected it.
 
@@ -179,7 +153,6 @@ class RayTrainer:
         if isinstance(actors, bool) or not isinstance(actors, int) or actors < 1:
             raise ValueError(f"actors must be a positive integer, got {actors!r}")
         self.config, self.mode, self.n_actors, self.learn_enabled = config, mode, actors, learn
-        self.blas_single_threaded = limit_blas_threads(1)
         self.run = Run(config)
         if init_params is not None:
             self.run.learner.load_params(init_params)

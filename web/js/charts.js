@@ -83,8 +83,7 @@ export function seriesData(series, xCol, cols, positive = false) {
 
 export function lagData(lag) {
   const keys = Object.keys(lag).map(Number).sort((a, b) => a - b);
-  if (!keys.length) return [[0], [0]];
-  const max = keys[keys.length - 1];
+  const max = Math.max(4, keys.length ? keys[keys.length - 1] : 0);
   const xs = [];
   const ys = [];
   for (let v = 0; v <= max; v++) {

@@ -163,7 +163,7 @@ export function createUI(doc, handlers) {
         label.className = 'field';
         label.title = spec.doc;
         const name = doc.createElement('span');
-        name.textContent = spec.name === 'total_timesteps' ? 'Step budget (env steps)' : spec.name;
+        name.textContent = spec.name === 'total_timesteps' ? 'Step budget' : spec.name;
         const input = doc.createElement('input');
         input.id = `cfg-${spec.name}`;
         input.name = spec.name;
@@ -181,7 +181,9 @@ export function createUI(doc, handlers) {
         input.addEventListener('change', () => handlers.onField(spec.name, input.value, true));
         fieldInputs[spec.name] = input;
         if (spec.name === 'total_timesteps') {
-          label.append(name, input, error);
+          const steps = doc.createElement('span');
+          steps.textContent = 'env steps';
+          label.append(name, input, steps, error);
           els['budget-slot'].append(label);
         } else {
           label.append(name, input, unit, error);

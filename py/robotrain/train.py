@@ -175,6 +175,8 @@ def main(argv=None) -> int:
     if progress:
         progress.close()
     out = summary(run, wall)
+    if hasattr(run, "backend_stats"):
+        out["ray"] = run.backend_stats
     print(f"{out['env']} seed {out['seed']}: solved={out['solved']} at {out['solved_at_env_step']} "
           f"stayed_solved={out['stayed_solved']} in {wall:.1f}s ({out['env_steps_per_s']} env steps/s)")
     if args.json:

@@ -100,7 +100,7 @@ const handlers = {
     refreshFromShared();
     const started = performance.now();
     actor.begin(first_id, stop_id, epsilon, stream ?? 0);
-    let lastLive = started;
+    let lastLive = -Infinity; // the first chunk of every task sends one, so even short tasks show up
     let vectorSteps = 0;
     while (!actor.advance(ADVANCE_STEPS)) {
       vectorSteps += ADVANCE_STEPS;

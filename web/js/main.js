@@ -867,6 +867,15 @@ const api = {
   runCard() {
     return app.trainer ? runCard() : null;
   },
+  /** Greedy evaluation of the current weights on this run's evaluation seeds: {mean_return} or {error}. */
+  evaluate() {
+    if (!app.trainer || app.trainer.disposed) return { error: 'no run yet' };
+    try {
+      return { mean_return: app.trainer.evaluateNow() };
+    } catch (error) {
+      return { error: cleanPythonError(error) };
+    }
+  },
   /** Push the live robot: adds `impulse` rad/s to its main angular velocity; {before, after, index} or {error}. */
   push(impulse) {
     if (!app.trainer || app.trainer.disposed) return { error: 'no robot yet' };

@@ -138,6 +138,12 @@ def apply_model(run, viewer):
     run.learner.load_params(_loaded["params"])
     return True
 
+def evaluate_now(run):
+    """Mean greedy return of the current weights over the run's evaluation episodes (same seeds as its evals)."""
+    from robotrain.train import evaluate
+    c = run.config
+    return float(evaluate(c.env_id, c.seed, c.hidden_sizes, run.learner.q.params, c.eval_episodes))
+
 def params_equal_loaded(run):
     return bool(np.array_equal(run.learner.q.params, _loaded["params"]))
 

@@ -230,6 +230,11 @@ export class Trainer {
   }
 
   /** The model file (JSON text) of the current weights. */
+  /** Mean greedy return of the current weights over this run's evaluation episodes (blocks for a moment). */
+  evaluateNow() {
+    return this.glue.get('evaluate_now')(this.run);
+  }
+
   modelText() {
     return this.glue.get('save_model')(this.run);
   }

@@ -10,7 +10,7 @@ from robotrain.learner import Learner
 from robotrain.qnet import Adam, QNetwork, clip_grad_norm, huber
 from robotrain.replay import ReplayBuffer
 from robotrain.run import Run
-from robotrain.train import train_serial
+from robotrain.train import sync_batch, train_serial
 
 
 # --- Q-network -----------------------------------------------------------------------------------------
@@ -420,15 +420,8 @@ def test_run_state_round_trip_continues_identically():
     assert restored.history() == half.history() and np.array_equal(restored.weights_packed(), half.weights_packed())
     actor = Actor("cartpole", cfg.seed, cfg.lanes, cfg.hidden_sizes)
     evaluator = Actor("cartpole", cfg.seed, cfg.eval_episodes, cfg.hidden_sizes)
-    while restored.env_steps < 3_000:  # the same loop as train_serial, continued on the restored run
-        actor.set_weights(restored.weights_packed())
-        for t in restored.plan_tasks():
-            restored.ingest(actor.run(t["first_id"], t["stop_id"], t["epsilon"], t["stream"]))
-        restored.learn(restored.updates_due)
-        if restored.eval_due():
-            t = restored.plan_eval()
-            evaluator.set_weights(restored.weights_packed())
-            restored.ingest_eval(evaluator.run(t["first_id"], t["stop_id"], t["epsilon"], t["stream"]))
+    while restored.env_steps < 3_000:  # train_serial's loop, continued on the restored run
+        sync_batch(restored, actor, evaluator)
     assert restored.history() == reference.history()
     assert np.array_equal(restored.weights_packed(), reference.weights_packed())
     for bad in (b"", b"not a zip", half.to_bytes()[:100]):

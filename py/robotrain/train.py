@@ -39,19 +39,24 @@ def train_serial(config: Config, progress=None, stop_when_stable: bool = False, 
     actor = Actor(config.env_id, config.seed, config.lanes, config.hidden_sizes)
     evaluator = Actor(config.env_id, config.seed, min(config.eval_episodes, 64), config.hidden_sizes)
     while run.env_steps < max_steps:
-        actor.set_weights(run.weights_packed())
-        for task in run.plan_tasks():
-            run.ingest(actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
-        run.learn(run.updates_due)
-        if run.eval_due():
-            task = run.plan_eval()
-            evaluator.set_weights(run.weights_packed())
-            run.ingest_eval(evaluator.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
+        sync_batch(run, actor, evaluator)
         if progress:
             progress(run)
         if stop_when_stable and stayed_solved(run) is not None:
             break
     return run
+
+
+def sync_batch(run: Run, actor: Actor, evaluator: Actor) -> None:
+    """One synchronous batch in this process: play it, ingest it, learn every due update, evaluate if due."""
+    actor.set_weights(run.weights_packed())
+    for task in run.plan_tasks():
+        run.ingest(actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
+    run.learn(run.updates_due)
+    if run.eval_due():
+        task = run.plan_eval()
+        evaluator.set_weights(run.weights_packed())
+        run.ingest_eval(evaluator.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
 
 
 def evaluate(env_id: str, run_seed: int, hidden_sizes, params: np.ndarray, episodes: int = 20) -> float:

@@ -50,12 +50,15 @@ def test_mode_and_worker_count_from_the_controls(open_page, base_url):
     wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
     assert stats(page)["workers"] == [] and page.workers == []
     assert page.locator("#workers").is_disabled(), "the worker count means nothing in main mode"
-    page.select_option("#mode", "sync")
+    page.select_option("#mode", "async")
     page.select_option("#workers", "2")
     wait_for(page, "robotrain.stats().workers_ready === 2", 90, "two workers")
     s = stats(page)
-    assert s["mode"] == "sync" and s["settings"]["workers"] == 2
-    assert "mode=sync" in page.url and "workers=2" in page.url
+    assert s["mode"] == "async" and s["settings"]["workers"] == 2
+    assert "mode=async" in page.url and "workers=2" in page.url  # the URL holds what differs from the defaults
+    page.select_option("#mode", "sync")
+    wait_for(page, "robotrain.stats().mode === 'sync'", 10, "sync mode")
+    assert "mode=" not in page.url, "sync is the default mode, so the URL leaves it out"
     page.select_option("#mode", "main")
     wait_for(page, "robotrain.stats().mode === 'main' && robotrain.stats().workers.length === 0", 10, "main mode")
     page.wait_for_timeout(500)

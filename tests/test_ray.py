@@ -65,6 +65,17 @@ class Killer(threading.Thread):
             time.sleep(0.001)
 
 
+def train_while_killing(trainer, killer, max_steps):
+    """Train with ``killer`` running beside it; always stop the killer and close the trainer."""
+    killer.start()
+    try:
+        return trainer.train(max_steps=max_steps)
+    finally:
+        killer.halt.set()
+        killer.join()
+        trainer.close()
+
+
 def test_sync_curve_does_not_depend_on_actors_and_equals_serial(local_ray, serial_short):
     cfg = Config.for_env("cartpole", **SHORT)
     for n in (1, 2):
@@ -79,13 +90,7 @@ def test_sync_curve_does_not_depend_on_actors_and_equals_serial(local_ray, seria
 def test_killed_actor_in_sync_mode_changes_nothing(local_ray, serial_short):
     trainer = RayTrainer(Config.for_env("cartpole", **SHORT), actors=2, mode="sync")
     killer = Killer(trainer, kills=2, after_steps=1_500, gap_steps=1_000)
-    killer.start()
-    try:
-        run = trainer.train(max_steps=SHORT_STEPS)
-    finally:
-        killer.halt.set()
-        killer.join()
-        trainer.close()
+    run = train_while_killing(trainer, killer, SHORT_STEPS)
     stats = run.backend_stats
     assert len(killer.done) == 2, killer.done
     assert stats["actor_restarts"] == 2 and stats["rerun_tasks"] >= 2, stats
@@ -97,13 +102,7 @@ def test_killed_actor_in_async_mode_loses_and_duplicates_nothing(local_ray):
     cfg = Config.for_env("cartpole", seed=5, eval_interval=2_000)
     trainer = RayTrainer(cfg, actors=2, mode="async")
     killer = Killer(trainer, kills=3, after_steps=1_000, gap_steps=1_500)
-    killer.start()
-    try:
-        run = trainer.train(max_steps=8_000)
-    finally:
-        killer.halt.set()
-        killer.join()
-        trainer.close()
+    run = train_while_killing(trainer, killer, 8_000)
     stats = run.backend_stats
     assert len(killer.done) == 3, killer.done
     assert stats["actor_restarts"] == 3 and stats["rerun_tasks"] >= 3, stats

@@ -27,6 +27,13 @@ from .learner import Learner
 from .seeding import EVAL_STREAM, TRAIN_STREAM
 
 RECENT_WINDOW_S = 30.0  # throughput figures average over this much recent wall time, s
+# Updates between copies of the learner's last good state (weights, target, Adam moments): a divergence
+# loses at most this many updates. A copy is four parameter-sized vectors, small next to 100 updates.
+CHECKPOINT_EVERY = 100
+
+
+class Diverged(ArithmeticError):
+    """The loss or the weights became NaN or Inf; the run has already rolled back to its last good state."""
 
 
 class Run:
@@ -52,6 +59,8 @@ class Run:
         self.pending_eval_step = None
         self.staleness = []  # policy versions behind at ingest, one entry per ingested batch
         self.duplicates_dropped = 0
+        self.divergences = 0
+        self._good = None  # (q, target, adam m, adam v, adam t, update count) of the last finite learner state
         self.started = time.monotonic()
         self._recent = []  # (wall time, episodes so far, env steps so far, updates so far)
 
@@ -120,11 +129,45 @@ class Run:
         return max(0, (self.env_steps - c.learning_starts) // c.train_frequency - self.learner.updates)
 
     def learn(self, max_updates: int) -> int:
-        """Run up to ``max_updates`` of the due updates; return how many ran."""
+        """Run up to ``max_updates`` of the due updates; return how many ran.
+
+        ``Diverged`` if the loss or the weights stop being finite: the learner is then back at its last good
+        state (the update counter, and so the policy version, keeps counting) and learning can go on.
+        """
         n = min(int(max_updates), self.updates_due)
+        if not self._learner_finite():
+            self._rollback("NaN or Inf in the weights")
+        if self._good is None or self.learner.updates - self._good[5] >= CHECKPOINT_EVERY:
+            self._checkpoint()
         for _ in range(n):
-            self.learner.update(self.env_steps)
+            loss = self.learner.update(self.env_steps)
+            if not np.isfinite(loss):
+                self._rollback(f"the loss became {loss}")
+        if n and not self._learner_finite():
+            self._rollback("NaN or Inf in the weights")
         return n
+
+    def _learner_finite(self) -> bool:
+        lr = self.learner
+        return bool(np.isfinite(lr.q.params).all() and np.isfinite(lr.target.params).all())
+
+    def _checkpoint(self) -> None:
+        lr = self.learner
+        self._good = (lr.q.params.copy(), lr.target.params.copy(), lr.optimizer.m.copy(), lr.optimizer.v.copy(),
+                      lr.optimizer.t, lr.updates)
+
+    def _rollback(self, why: str):
+        lr = self.learner
+        self.divergences += 1
+        if self._good is None:
+            raise Diverged(f"{why} at update {lr.updates}, before any good weights were kept")
+        q, target, m, v, t, at = self._good
+        lr.q.params[:] = q
+        lr.target.params[:] = target
+        lr.optimizer.m[:] = m
+        lr.optimizer.v[:] = v
+        lr.optimizer.t = t
+        raise Diverged(f"{why} at update {lr.updates}; rolled back to the weights of update {at}")
 
     def weights_packed(self) -> np.ndarray:
         return self.learner.weights_packed()
@@ -165,6 +208,7 @@ class Run:
         t0, e0, s0, u0 = self._recent[0]
         dt = max(now - t0, 1e-9)
         evals = [r for _, r in self.evals]
+        ingested = int(np.count_nonzero(np.frombuffer(self.ingested, dtype=np.uint8)))
         return {
             "episodes": len(self.episodes),
             "env_steps": self.env_steps,
@@ -180,6 +224,11 @@ class Run:
             "solved_at_env_step": self.solved_at(),
             "mean_staleness": float(np.mean(self.staleness[-100:])) if self.staleness else 0.0,
             "duplicates_dropped": self.duplicates_dropped,
+            # Exactly-once bookkeeping: ids planned, ids ingested, and ingests beyond one per id (always 0).
+            "episodes_issued": self.next_episode_id,
+            "episodes_ingested": ingested,
+            "episodes_duplicated": len(self.episodes) - ingested,
+            "divergences": self.divergences,
             "replay_size": len(self.learner.replay),
         }
 

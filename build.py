@@ -603,11 +603,38 @@ def command_test(args: argparse.Namespace) -> int:
     return subprocess.run([str(python), "-m", "pytest", str(ROOT / "tests"), *extra], cwd=ROOT).returncode
 
 
+# The page benchmark (issue 5): its harness lives with the tests; it builds its own copy of the site.
+BENCH_SCRIPT = ROOT / "tests" / "bench" / "page_bench.py"
+
+
+def configure_bench_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bench`` (passed on to tests/bench/page_bench.py)."""
+    parser.add_argument("--browser", choices=["chromium", "firefox", "webkit"], default="chromium")
+    parser.add_argument("--json", metavar="FILE", help="write the figures here as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer worker counts, shorter windows (< 3 min)")
+    parser.add_argument("--doc", metavar="FILE", help="Markdown file to update (default docs/benchmarks.md; '' for none)")
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    """Install the test tools (.venv, Debian browsers), then run the page benchmark; return its exit code."""
+    ensure_debian_tools(DEBIAN_TEST_TOOLS)
+    python = ensure_test_venv()
+    command = [str(python), str(BENCH_SCRIPT), "--browser", args.browser]
+    if args.json:
+        command += ["--json", str(Path(args.json).resolve())]
+    if args.quick:
+        command.append("--quick")
+    if args.doc is not None:
+        command += ["--doc", args.doc]
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
 # Subcommands: name -> (one-line help, function adding its options, function running it).
 COMMANDS = {
     "build": ("build dist/ from scratch (default)", configure_build_parser, command_build),
     "serve": ("build, then serve dist/ over HTTP", configure_serve_parser, command_serve),
     "test": ("install test tools, build, run the whole test suite", configure_test_parser, command_test),
+    "bench": ("install test tools, build, benchmark the page headlessly", configure_bench_parser, command_bench),
 }
 # Subcommand used when none is given.
 DEFAULT_COMMAND = "build"

@@ -1,0 +1,735 @@
+"""The page benchmark: drives the built site headlessly and measures the issue-5 figures in one run.
+
+    python tests/bench/page_bench.py [--browser chromium|firefox|webkit] [--json FILE] [--quick] [--doc FILE]
+
+(``python3 build.py bench ...`` installs what it needs and runs this.) Measures, in one browser session:
+native CPython actor throughput (K=1, K=64), the same actor code in one browser worker, actor-rollout scaling
+with learning off (sync and async, 1..12 workers), training throughput with learning on (`main` mode and the
+page defaults), frame rate while training, whole-browser memory (PSS of the browser's process tree minus a
+blank page), start-up times and cartpole's time to solve. Every timing is the median of repeated windows and
+every ratio is taken within this run. Writes the JSON, a Markdown table and an SVG chart (docs/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import build  # noqa: E402
+
+from tests.bench import chart  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 720}
+SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
+# Learning off: no update ever (learning_starts beyond any run), no evaluation, a budget nobody reaches, and
+# one fixed batch of 384 episodes in tasks of 16 (2 tasks per worker at 12 workers) so every worker count
+# runs the same work: only the number of workers changes between rows.
+ROLLOUT_CFG = {
+    "batch": 384,
+    "lanes": 8,
+    "episodes_per_task": 16,
+    "learning_starts": 1_000_000,
+    "eval_interval": 10_000_000,
+    "total_timesteps": 100_000_000,
+}
+# Processes in our own tree that are not the browser (the Playwright driver, Xvfb, WebDriver).
+NOT_BROWSER = {"node", "Xvfb", "WebKitWebDriver", "xvfb-run"}
+
+
+class Plan:
+    """What one run measures and for how long (seconds); --quick shortens every part."""
+
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.native_min_steps = 5_000 if quick else 20_000
+        self.native_repeats = 3 if quick else 5
+        self.worker_counts = [1, 2, 12] if quick else [1, 2, 4, 8, 12]
+        self.memory_counts = {1, 4, 12}
+        self.warmup_s = 2.0 if quick else 4.0
+        self.window_s = 2.0 if quick else 4.0
+        self.windows = 3 if quick else 5
+        self.startup_repeats = 1 if quick else 3
+        self.solve_cap_s = 75 if quick else 240
+        self.solve_repeats = 1 if quick else 2
+        self.fps_windows = 3 if quick else 5
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------------------------
+
+
+class Progress:
+    """One live progress line (rewritten in place on a terminal) plus final lines for finished steps."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self.text = ""
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def step(self, text: str) -> None:
+        self.text = text
+        line = f"[{self.elapsed():6.1f} s] {text}"
+        if self.tty:
+            sys.stderr.write("\r\033[K" + line)
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def done(self, text: str) -> None:
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+        sys.stderr.write(f"[{self.elapsed():6.1f} s] {text}\n")
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: PSS of the browser's process tree
+# ---------------------------------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(fields[1]), []).append(int(entry))
+    return kids
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def browser_pss_mb() -> float:
+    """Sum of PSS (MB) over every process below this one except the driver, Xvfb and WebDriver.
+
+    The browser is our grandchild (through Playwright's node driver or WebKitWebDriver), so the tree is
+    walked through those processes but their own memory is not counted.
+    """
+    kids = _children()
+    total_kb = 0
+    pending = list(kids.get(os.getpid(), []))
+    while pending:
+        pid = pending.pop()
+        pending.extend(kids.get(pid, []))
+        if _comm(pid) in NOT_BROWSER:
+            continue
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total_kb += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def settled_pss_mb(samples: int = 3, gap_s: float = 0.7) -> float:
+    """Median of a few PSS readings (the browser frees and allocates in bursts)."""
+    values = []
+    for _ in range(samples):
+        time.sleep(gap_s)
+        values.append(browser_pss_mb())
+    return statistics.median(values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Browsers: one small interface over Playwright (Chromium, Firefox) and Selenium (WebKitGTK)
+# ---------------------------------------------------------------------------------------------
+
+
+def _async_wrapper(body: str) -> str:
+    return f"async () => {{ {body} }}"
+
+
+class PlaywrightTab:
+    def __init__(self, browser):
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.page = self.context.new_page()
+        self.console: list[str] = []
+        self.page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
+
+    def goto(self, url: str) -> None:
+        self.page.goto(url)
+
+    def run(self, body: str):
+        """Run the body of an async JS function in the page; return its (JSON-safe) value."""
+        return self.page.evaluate(_async_wrapper(body))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+class SeleniumTab:
+    def __init__(self, driver):
+        self.driver = driver
+        self.console: list[str] = []
+
+    def goto(self, url: str) -> None:
+        self.driver.get(url)
+
+    def run(self, body: str):
+        script = (
+            "const done = arguments[arguments.length - 1];"
+            f"({_async_wrapper(body)})().then((v) => done({{ok: v === undefined ? null : v}}),"
+            " (e) => done({error: String(e && e.stack || e)}));"
+        )
+        out = self.driver.execute_async_script(script)
+        if "error" in out:
+            raise RuntimeError(out["error"])
+        return out["ok"]
+
+    def close(self) -> None:
+        self.driver.get("about:blank")
+
+
+@contextlib.contextmanager
+def playwright_engine(name: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        if name == "chromium":
+            executable = shutil.which("chromium") or "/usr/bin/chromium"
+            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        else:
+            executable = shutil.which("firefox-esr") or shutil.which("firefox")
+            if executable is None:
+                raise RuntimeError("firefox-esr is not installed (Debian: apt-get install firefox-esr)")
+            browser = p.firefox.launch(channel="moz-firefox", executable_path=executable)
+        try:
+            yield (lambda: PlaywrightTab(browser)), browser.version
+        finally:
+            browser.close()
+
+
+def _minibrowser() -> str:
+    out = subprocess.run(["dpkg", "-L", "libwebkit2gtk-4.1-0"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.endswith("/MiniBrowser"):
+            return line
+    raise RuntimeError("MiniBrowser not found (Debian: apt-get install libwebkit2gtk-4.1-0 webkit2gtk-driver)")
+
+
+@contextlib.contextmanager
+def webkit_engine():
+    from selenium import webdriver
+    from selenium.webdriver.webkitgtk.service import Service
+
+    display = f":{90 + os.getpid() % 500}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    old_display = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    driver = None
+    try:
+        time.sleep(1.0)  # Xvfb needs a moment before it accepts clients
+        options = webdriver.WebKitGTKOptions()
+        options.binary_location = _minibrowser()
+        options.add_argument("--automation")
+        driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=shutil.which("WebKitWebDriver")))
+        driver.set_window_size(VIEWPORT["width"], VIEWPORT["height"])
+        driver.set_script_timeout(600)
+        version = driver.capabilities.get("browserVersion", "?")
+        yield (lambda: SeleniumTab(driver)), version
+    finally:
+        if driver is not None:
+            driver.quit()
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+        if old_display is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old_display
+
+
+def engine(name: str):
+    return webkit_engine() if name == "webkit" else playwright_engine(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Page-side snippets
+# ---------------------------------------------------------------------------------------------
+
+# Resolves once window.robotrain exists and `condition` (JS, with s = robotrain.stats()) holds; gives s.
+WAIT_JS = """
+const deadline = performance.now() + {timeout_ms};
+for (;;) {{
+  if (window.robotrain) {{
+    const s = robotrain.stats();
+    if (s.errors.length) throw new Error('page error: ' + s.errors.join('; '));
+    if ({condition}) return s;
+  }}
+  if (performance.now() > deadline) throw new Error('timed out waiting for: {what}; stats: ' +
+    JSON.stringify(window.robotrain ? robotrain.stats() : null).slice(0, 1500));
+  await new Promise((r) => setTimeout(r, {poll_ms}));
+}}
+"""
+
+# Counts ingested by the trainer at page time (ms since navigation).
+SAMPLE_JS = "const s = robotrain.stats(); return [performance.now(), s.env_steps, s.episodes, s.updates];"
+
+# Frame recorder: every requestAnimationFrame interval for `ms` milliseconds.
+FRAMES_JS = """
+const gaps = [];
+let last = null;
+await new Promise((resolve) => {
+  const end = performance.now() + {ms};
+  const tick = (now) => {
+    if (last !== null) gaps.push(now - last);
+    last = now;
+    if (now < end) requestAnimationFrame(tick); else resolve();
+  };
+  requestAnimationFrame(tick);
+});
+return gaps;
+"""
+
+# One module worker that loads robotrain exactly as the page's workers do and runs robotrain.bench there.
+ACTOR_JS = """
+const base = new URL('./', location.href).href;
+const source = `
+  import { loadRobotrain } from '${base}js/pyhost.js';
+  const py = await loadRobotrain(new URL('${base}'));
+  self.onmessage = (e) => {
+    try {
+      const out = py.runPython(e.data);
+      self.postMessage({ ok: out, pyodide: py.version });
+    } catch (error) {
+      self.postMessage({ error: String(error) });
+    }
+  };
+  self.postMessage({ ready: true });
+`;
+const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+const worker = new Worker(url, { type: 'module' });
+const next = () => new Promise((resolve, reject) => {
+  worker.onmessage = (e) => (e.data.error ? reject(new Error(e.data.error)) : resolve(e.data));
+  worker.onerror = (e) => reject(new Error(e.message || 'worker error'));
+});
+await next();
+worker.postMessage(`import json
+from robotrain.bench import actor_steps_per_s
+json.dumps({str(k): actor_steps_per_s('cartpole', k, {min_steps}, {repeats}) for k in (1, 64)})`);
+const result = await next();
+worker.terminate();
+return { pyodide: result.pyodide, actor: JSON.parse(result.ok) };
+"""
+
+
+def wait(tab, condition: str, timeout_s: float, what: str, poll_ms: int = 100) -> dict:
+    js = WAIT_JS.format(timeout_ms=int(timeout_s * 1000), condition=condition, what=what.replace("'", ""), poll_ms=poll_ms)
+    return tab.run(js)
+
+
+def page_url(base: str, params: dict) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"{base}?{query}"
+
+
+def set_mode(tab, mode: str) -> None:
+    """Switch the page's mode through its own control (the pool is kept; the trainer is rebuilt)."""
+    tab.run(f"const el = document.getElementById('mode'); el.value = '{mode}';"
+            "el.dispatchEvent(new Event('change', {bubbles: true})); return true;")
+
+
+def measure_rates(tab, plan: Plan) -> dict:
+    """Median env-steps/s and episodes/min over plan.windows windows after a warm-up (page clock)."""
+    time.sleep(plan.warmup_s)
+    samples = [tab.run(SAMPLE_JS)]
+    for _ in range(plan.windows):
+        time.sleep(plan.window_s)
+        samples.append(tab.run(SAMPLE_JS))
+    steps, episodes, updates = [], [], []
+    for a, b in zip(samples, samples[1:]):
+        dt = (b[0] - a[0]) / 1000
+        steps.append((b[1] - a[1]) / dt)
+        episodes.append((b[2] - a[2]) * 60 / dt)
+        updates.append((b[3] - a[3]) / dt)
+    return {
+        "env_steps_per_s": round(statistics.median(steps), 1),
+        "episodes_per_min": round(statistics.median(episodes), 1),
+        "updates_per_s": round(statistics.median(updates), 1),
+        "windows_env_steps_per_s": [round(x) for x in steps],
+    }
+
+
+def frame_stats(tab, plan: Plan) -> dict:
+    gaps = []
+    means = []
+    for _ in range(plan.fps_windows):
+        window = tab.run(FRAMES_JS.replace("{ms}", "2000"))
+        if window:
+            means.append(1000 * len(window) / sum(window))
+            gaps.extend(window)
+    gaps.sort()
+    return {
+        "mean": round(statistics.median(means), 1) if means else 0.0,
+        "p95_frame_ms": round(gaps[int(0.95 * (len(gaps) - 1))], 1) if gaps else None,
+        "frames": len(gaps),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The measurements
+# ---------------------------------------------------------------------------------------------
+
+
+def native_actor(plan: Plan) -> dict:
+    """robotrain.bench under this CPython (the same actor code the workers run)."""
+    from robotrain.bench import actor_steps_per_s
+
+    return {
+        str(k): round(actor_steps_per_s("cartpole", k, plan.native_min_steps, plan.native_repeats)["env_steps_per_s"], 1)
+        for k in (1, 64)
+    }
+
+
+class Bench:
+    def __init__(self, browser_name: str, plan: Plan, progress: Progress, base_url: str, new_tab):
+        self.browser = browser_name
+        self.plan = plan
+        self.progress = progress
+        self.base = base_url
+        self.new_tab = new_tab
+        self.out: dict = {}
+        self.blank_mb = None
+
+    def open(self, params: dict):
+        tab = self.new_tab()
+        tab.goto(page_url(self.base, params))
+        return tab
+
+    def close(self, tab) -> None:
+        tab.close()
+        time.sleep(0.5)  # let the browser reap the page's workers before the next measurement
+
+    def blank(self) -> float:
+        self.progress.step("memory of a blank page")
+        tab = self.new_tab()
+        tab.goto("about:blank")
+        self.blank_mb = settled_pss_mb()
+        self.close(tab)
+        return self.blank_mb
+
+    def actor(self) -> dict:
+        self.progress.step("actor code in one browser worker (K=1, K=64)")
+        tab = self.new_tab()
+        tab.goto(self.base + "bench-blank")  # any same-origin document can start the worker
+        out = tab.run(ACTOR_JS.replace("{min_steps}", str(self.plan.native_min_steps)).replace("{repeats}", str(self.plan.native_repeats)))
+        self.close(tab)
+        return out
+
+    def first_worker(self) -> list[float]:
+        """Seconds from navigation until one worker is ready (booted and holding an actor)."""
+        values = []
+        for i in range(self.plan.startup_repeats):
+            self.progress.step(f"start-up, 1 worker ({i + 1}/{self.plan.startup_repeats})")
+            tab = self.open({"env": "cartpole", "workers": 1})
+            s = wait(tab, "s.timings.workers_ready_ms !== null", 120, "one worker ready")
+            values.append(s["timings"]["workers_ready_ms"] / 1000)
+            self.close(tab)
+        return values
+
+    def workers_row(self, n: int) -> dict:
+        """Pool start-up, learning-off sync and async rates, and memory, with n workers in one page."""
+        self.progress.step(f"{n} workers: starting the pool")
+        params = {"env": "cartpole", "workers": n, "mode": "sync", "seed": 0, **ROLLOUT_CFG}
+        tab = self.open(params)
+        s = wait(tab, f"s.state === 'ready' && s.workers_ready === {n}", 300, f"{n} workers ready", poll_ms=50)
+        result = {"startup_s": s["timings"]["workers_ready_ms"] / 1000, "python_ready_s": s["timings"]["python_ready_ms"] / 1000}
+        if n in self.plan.memory_counts:
+            self.progress.step(f"{n} workers: memory (idle, ready)")
+            result["memory_ready_mb"] = round(settled_pss_mb() - self.blank_mb, 1)
+        rows = []
+        for mode in ("sync", "async"):
+            if mode != "sync":
+                set_mode(tab, mode)
+                wait(tab, f"s.state === 'ready' && s.mode === '{mode}' && s.workers_ready === {n}", 60, f"{mode} ready")
+            tab.run("robotrain.start(); return true;")
+            self.progress.step(f"{n} workers, {mode}, learning off: measuring")
+            rates = measure_rates(tab, self.plan)
+            tab.run("robotrain.pause(); return true;")
+            rows.append({"mode": mode, "workers": n, "learning": False, **rates})
+            self.progress.done(f"{mode:>5} {n:>2} workers, learning off: {rates['env_steps_per_s']:>9,.0f} env steps/s")
+        if n in self.plan.memory_counts:
+            result["memory_after_mb"] = round(settled_pss_mb() - self.blank_mb, 1)
+        self.close(tab)
+        result["rows"] = rows
+        return result
+
+    def learning_row(self, mode: str) -> tuple[dict, dict | None]:
+        """Learning on at the page defaults (`mode`, workers auto); also the frame rate in that run."""
+        self.progress.step(f"{mode}, learning on (defaults): starting")
+        params = {"env": "cartpole", "mode": mode, "seed": 0}
+        tab = self.open(params)
+        wait(tab, "s.state === 'ready' && (s.mode === 'main' || s.workers_ready === s.workers.length)", 300, "page ready")
+        tab.run("robotrain.start(); return true;")
+        self.progress.step(f"{mode}, learning on (defaults): measuring")
+        rates = measure_rates(tab, self.plan)
+        s = tab.run("return robotrain.stats();")
+        fps = None
+        if mode != "main":
+            self.progress.step(f"{mode}, learning on: frame rate")
+            fps = frame_stats(tab, self.plan)
+        self.close(tab)
+        row = {"mode": mode, "workers": len(s["workers"]), "learning": True, **rates}
+        self.progress.done(f"{mode:>5} {row['workers']:>2} workers, learning on:  {rates['env_steps_per_s']:>9,.0f} env steps/s")
+        return row, fps
+
+    def solve(self) -> dict:
+        """Seconds of training until the mean greedy return reaches 475 (page defaults, cartpole)."""
+        times, steps = [], []
+        for i in range(self.plan.solve_repeats):
+            self.progress.step(f"cartpole time to solve ({i + 1}/{self.plan.solve_repeats})")
+            tab = self.open({"env": "cartpole", "seed": i})
+            wait(tab, "s.state === 'ready' && s.workers_ready === s.workers.length", 300, "page ready")
+            tab.run("robotrain.start(); return true;")
+            cap = self.plan.solve_cap_s
+            try:
+                s = wait(tab, f"s.last_eval_return !== null && s.last_eval_return >= {SOLVED_RETURN} || s.finished",
+                         cap, "solved", poll_ms=100)
+            except Exception:  # noqa: BLE001 - a run that did not solve within the cap is a figure, not an error
+                s = tab.run("return robotrain.stats();")
+            self.close(tab)
+            solved = s["last_eval_return"] is not None and s["last_eval_return"] >= SOLVED_RETURN
+            times.append(s["training_wall_ms"] / 1000 if solved else None)
+            steps.append(s["env_steps"] if solved else None)
+            self.progress.done(f"cartpole seed {i}: " + (f"solved in {times[-1]:.1f} s ({steps[-1]:,} env steps)" if solved else f"not solved in {cap} s"))
+        done = [t for t in times if t is not None]
+        return {"cartpole": round(statistics.median(done), 1) if len(done) == len(times) else None,
+                "runs_s": times, "env_steps": steps, "cap_s": self.plan.solve_cap_s}
+
+
+def run(browser_name: str, plan: Plan, site: Path) -> dict:
+    progress = Progress()
+    server = build.serve(site, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    out: dict = {
+        "browser": browser_name,
+        "cores": os.cpu_count(),
+        "pyodide": build.PYODIDE_VERSION,
+        "quick": plan.quick,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    try:
+        progress.step("native CPython actor (K=1, K=64)")
+        out["native"] = {"env_steps_per_s": native_actor(plan), "python": platform.python_version()}
+        progress.done(f"native CPython K=1 {out['native']['env_steps_per_s']['1']:,.0f}, K=64 {out['native']['env_steps_per_s']['64']:,.0f} env steps/s")
+        with engine(browser_name) as (new_tab, version):
+            out["browser_version"] = version
+            bench = Bench(browser_name, plan, progress, base, new_tab)
+            blank = bench.blank()
+            progress.done(f"blank page: {blank:,.0f} MB (PSS, whole browser)")
+            actor = bench.actor()
+            out["pyodide"] = actor["pyodide"]
+            out["actor"] = {"env_steps_per_s": {k: round(v["env_steps_per_s"], 1) for k, v in actor["actor"].items()}}
+            progress.done(f"browser worker K=1 {out['actor']['env_steps_per_s']['1']:,.0f}, K=64 {out['actor']['env_steps_per_s']['64']:,.0f} env steps/s")
+            first = bench.first_worker()
+            progress.done(f"first worker ready {statistics.median(first):.2f} s after navigation")
+            scaling, memory, pools = [], {}, {}
+            for n in plan.worker_counts:
+                row = bench.workers_row(n)
+                scaling.extend(row["rows"])
+                pools[str(n)] = round(row["startup_s"], 2)
+                if "memory_ready_mb" in row:
+                    memory[str(n)] = {"ready": row["memory_ready_mb"], "after_rollouts": row["memory_after_mb"]}
+                progress.done(f"{n:>2} workers ready {row['startup_s']:.2f} s after navigation"
+                              + (f"; memory above blank {row['memory_ready_mb']:,.0f} MB" if "memory_ready_mb" in row else ""))
+            main_row, _ = bench.learning_row("main")
+            default_row, fps = bench.learning_row("sync")
+            scaling.extend([main_row, default_row])
+            out["scaling"] = scaling
+            out["fps"] = fps
+            out["memory_mb"] = {"blank": round(blank, 1), "workers": {k: v["ready"] for k, v in memory.items()},
+                                "workers_after_rollouts": {k: v["after_rollouts"] for k, v in memory.items()}}
+            out["startup_s"] = {"first_worker": round(statistics.median(first), 2), "first_worker_runs": [round(x, 2) for x in first],
+                                "pool": pools}
+            out["time_to_solve_s"] = bench.solve()
+    finally:
+        server.shutdown()
+        server.server_close()
+    out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["wall_s"] = round(progress.elapsed(), 1)
+    out["ratios"] = ratios(out)
+    return out
+
+
+def ratios(out: dict) -> dict:
+    """The targets' ratios, all from this run's own figures."""
+    r: dict = {}
+    rows = {(s["mode"], s["workers"], s["learning"]): s["env_steps_per_s"] for s in out["scaling"]}
+    for mode in ("sync", "async"):
+        one = rows.get((mode, 1, False))
+        if one:
+            by_n = {n: v for (m, n, learning), v in rows.items() if m == mode and not learning}
+            best = max(by_n.values())
+            r[f"{mode}_vs_1_worker"] = {str(n): round(v / one, 2) for n, v in sorted(by_n.items())}
+            r[f"{mode}_vs_best"] = {str(n): round(v / best, 2) for n, v in sorted(by_n.items())}
+    a, nat = out["actor"]["env_steps_per_s"], out["native"]["env_steps_per_s"]
+    r["lanes_64_vs_1_browser"] = round(a["64"] / a["1"], 1)
+    r["lanes_64_vs_1_native"] = round(nat["64"] / nat["1"], 1)
+    r["browser_vs_native_64"] = round(a["64"] / nat["64"], 2)
+    r["browser_vs_native_1"] = round(a["1"] / nat["1"], 2)
+    learning = {s["mode"]: s["env_steps_per_s"] for s in out["scaling"] if s["learning"]}
+    if learning.get("main"):
+        r["defaults_vs_main"] = round(learning.get("sync", 0) / learning["main"], 2)
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Output: table, Markdown, JSON
+# ---------------------------------------------------------------------------------------------
+
+
+def targets(out: dict) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, target, measured, met) for every target of issue 5."""
+    r = out["ratios"]
+    rows = []
+    sync2 = r.get("sync_vs_1_worker", {}).get("2")
+    async2 = r.get("async_vs_1_worker", {}).get("2")
+    best2 = max(x for x in (sync2, async2) if x is not None)
+    rows.append(("rollout scaling, learning off: 2 workers vs 1", ">= 1.8x", f"sync {sync2}x, async {async2}x", best2 >= 1.8))
+    many = [v for mode in ("sync", "async") for n, v in r.get(f"{mode}_vs_best", {}).items() if int(n) >= 4]
+    if many:
+        rows.append(("rollout, 4-12 workers vs the best", ">= 0.9x", f"lowest {min(many)}x", min(many) >= 0.9))
+    rows.append(("vector lanes in one worker: K=64 vs K=1", ">= 15x", f"{r['lanes_64_vs_1_browser']}x (native {r['lanes_64_vs_1_native']}x)", r["lanes_64_vs_1_browser"] >= 15))
+    rows.append(("browser vs native CPython, K=64", ">= 0.5", f"{r['browser_vs_native_64']}", r["browser_vs_native_64"] >= 0.5))
+    if "defaults_vs_main" in r:
+        rows.append(("training env-steps/s, defaults vs main", ">= 10x", f"{r['defaults_vs_main']}x", r["defaults_vs_main"] >= 10))
+    fps = out.get("fps") or {}
+    if fps:
+        rows.append(("frame rate while training", "mean >= 58, p95 <= 20 ms", f"{fps['mean']} FPS, p95 {fps['p95_frame_ms']} ms",
+                     fps["mean"] >= 58 and (fps["p95_frame_ms"] or 99) <= 20))
+    mem = out["memory_mb"]["workers"].get("12")
+    if mem is not None:
+        rows.append(("memory, 12 workers above a blank page", "<= 500 MB", f"{mem:,.0f} MB", mem <= 500))
+    rows.append(("first worker ready after navigation", "<= 1.5 s", f"{out['startup_s']['first_worker']} s", out["startup_s"]["first_worker"] <= 1.5))
+    pool = out["startup_s"]["pool"].get("12")
+    if pool is not None:
+        rows.append(("12-worker pool ready", "<= 8 s", f"{pool} s", pool <= 8))
+    tts = out["time_to_solve_s"]["cartpole"]
+    rows.append(("cartpole solved (greedy mean >= 475)", "<= 60 s", "not solved" if tts is None else f"{tts} s", tts is not None and tts <= 60))
+    return rows
+
+
+def table(out: dict) -> str:
+    lines = [f"{'figure':<45} {'target':<26} {'measured':<34} met"]
+    for figure, target, measured, met in targets(out):
+        lines.append(f"{figure:<45} {target:<26} {measured:<34} {'yes' if met else 'NO'}")
+    lines.append("")
+    lines.append(f"{'mode':<6} {'workers':>7} {'learning':>8} {'env steps/s':>12} {'episodes/min':>13}")
+    for s in out["scaling"]:
+        lines.append(f"{s['mode']:<6} {s['workers']:>7} {str(s['learning']):>8} {s['env_steps_per_s']:>12,.0f} {s['episodes_per_min']:>13,.0f}")
+    return "\n".join(lines)
+
+
+def markdown(out: dict, svg_name: str) -> str:
+    head = (f"## {out['browser']} {out.get('browser_version', '')}, {out['cores']} cores, Pyodide {out['pyodide']}"
+            f"{' (--quick)' if out['quick'] else ''}\n\n"
+            f"Measured {out['started_utc']} in {out['wall_s']} s; load average {out['loadavg_start']} at the start, "
+            f"{out['loadavg_end']} at the end (the machine is shared, so timings are noisy).\n\n")
+    rows = ["| figure | target | measured | met |", "|---|---|---|---|"]
+    for figure, target, measured, met in targets(out):
+        rows.append(f"| {figure} | {target} | {measured} | {'yes' if met else '**no**'} |")
+    scaling = ["", "| mode | workers | learning | env steps/s | episodes/min |", "|---|---:|---|---:|---:|"]
+    for s in out["scaling"]:
+        scaling.append(f"| {s['mode']} | {s['workers']} | {'on' if s['learning'] else 'off'} | {s['env_steps_per_s']:,.0f} | {s['episodes_per_min']:,.0f} |")
+    mem = out["memory_mb"]
+    extra = ["", f"Memory (PSS of the whole browser, MB above a blank page of {mem['blank']:,.0f} MB), idle with the pool ready: "
+             + ", ".join(f"{k} workers {v:,.0f}" for k, v in mem["workers"].items())
+             + "; after the rollouts: " + ", ".join(f"{k} workers {v:,.0f}" for k, v in mem["workers_after_rollouts"].items()) + ".",
+             "", f"Start-up (s after navigation): first worker {out['startup_s']['first_worker']}; pools "
+             + ", ".join(f"{k}: {v}" for k, v in out["startup_s"]["pool"].items()) + ".",
+             "", f"![scaling and time to solve]({svg_name})", ""]
+    return head + "\n".join(rows + scaling + extra)
+
+
+DOC_HEADER = """# Benchmarks
+
+Figures from `python3 build.py bench` (tests/bench/page_bench.py): the built page driven headlessly on this
+machine. Every timing is a median of repeated windows; every ratio is taken within one run. Rows "learning off"
+run actor rollouts only (`learning_starts` beyond the run, no evaluation, one batch of 384 episodes in tasks of
+16 whatever the worker count); rows "learning on" are the page defaults. Memory is the PSS of the browser's
+whole process tree (/proc/*/smaps_rollup) minus the same browser showing a blank page.
+
+"""
+
+
+def write_doc(doc: Path, out: dict) -> None:
+    """Replace this browser's section of docs/benchmarks.md (other browsers' sections stay)."""
+    svg = doc.parent / f"benchmarks-{out['browser']}.svg"
+    svg.write_text(chart.render(out), encoding="utf-8")
+    sections: dict[str, str] = {}
+    if doc.exists():
+        text = doc.read_text(encoding="utf-8")
+        for part in text.split("\n## ")[1:]:
+            name = part.split(" ", 1)[0]
+            sections[name] = "## " + part.rstrip() + "\n"
+    sections[out["browser"]] = markdown(out, svg.name)
+    order = [b for b in ("chromium", "firefox", "webkit") if b in sections]
+    doc.write_text(DOC_HEADER + "\n".join(sections[b] for b in order), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--browser", choices=["chromium", "firefox", "webkit"], default="chromium")
+    parser.add_argument("--json", metavar="FILE", help="write the figures here")
+    parser.add_argument("--quick", action="store_true", help="shorter windows and fewer worker counts (< 3 min)")
+    parser.add_argument("--doc", metavar="FILE", default=str(ROOT / "docs" / "benchmarks.md"),
+                        help="Markdown file whose section for this browser is rewritten ('' for none)")
+    parser.add_argument("--site", metavar="DIR", help="an already built site (default: build one into a temp dir)")
+    args = parser.parse_args(argv)
+    plan = Plan(args.quick)
+    with tempfile.TemporaryDirectory(prefix="robotrain-bench-") as scratch:
+        site = Path(args.site) if args.site else Path(scratch) / "dist"
+        if not args.site:
+            build.build(site)
+        out = run(args.browser, plan, site)
+    print(table(out), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    if args.doc:
+        write_doc(Path(args.doc), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -117,6 +117,14 @@ ISOLATION_HEADERS = {
 }
 # Sent with every response: browsers revalidate instead of running stale code after a rebuild.
 CACHE_CONTROL = "no-cache"
+# Sent with every response (web/index.html carries the same policy in a meta tag for other static hosts; the
+# header also covers the workers, which a page's meta tag does not): scripts, workers and fetches only from
+# this origin, WebAssembly compilation allowed ('wasm-unsafe-eval', not eval), no plugins, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; "
+    "img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 # Default address and port of ``serve``.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -454,6 +462,7 @@ class DistRequestHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         """Add Cache-Control and, when isolated, the COOP/COEP/CORP headers to every response."""
         self.send_header("Cache-Control", CACHE_CONTROL)
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if self.isolated:
             for name, value in ISOLATION_HEADERS.items():
                 self.send_header(name, value)

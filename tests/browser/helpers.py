@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Error as PlaywrightError
 
 
 def origin_of(url: str) -> str:
@@ -21,10 +22,20 @@ def wait_for(page, expression: str, timeout_s: float, what: str):
     """Wait until the JS `expression` is truthy; on timeout fail with `what` and the page's last stats.
 
     window.robotrain appears only once the page's modules have loaded; until then the wait goes on.
+    The expression is polled from here with page.evaluate (every 0.5 s): the page's Content-Security-Policy
+    forbids eval, which Playwright's wait_for_function needs for a string predicate.
     """
-    guarded = f"window.robotrain !== undefined && ({expression})"
-    try:
-        page.wait_for_function(guarded, timeout=timeout_s * 1000, polling=500)
-    except PlaywrightTimeout:
-        snapshot = page.evaluate("JSON.stringify(window.robotrain ? robotrain.stats() : null)")
-        pytest.fail(f"timed out after {timeout_s} s waiting for {what}; stats: {snapshot}")
+    guarded = f"window.robotrain !== undefined && Boolean({expression})"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if page.evaluate(guarded):
+                return
+        except PlaywrightError as error:  # a navigation replaced the page under the poll: poll the new one
+            if "context was destroyed" not in str(error):
+                raise
+        if time.monotonic() >= deadline:
+            break
+        page.wait_for_timeout(500)
+    snapshot = page.evaluate("JSON.stringify(window.robotrain ? robotrain.stats() : null)")
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}; stats: {snapshot}")

@@ -49,7 +49,11 @@ def main() -> int:
                                               color_scheme=args.theme)
                 page = context.new_page()
                 page.goto(f"{url}?env={env}&mode=async&workers=2&seed=0&autostart=1")
-                page.wait_for_function("window.robotrain && robotrain.stats().workers_ready === 2", timeout=180_000)
+                deadline = time.monotonic() + 180  # polled from here: the page's CSP forbids wait_for_function's eval
+                while not page.evaluate("window.robotrain !== undefined && robotrain.stats().workers_ready === 2"):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("two workers were not ready after 180 s")
+                    page.wait_for_timeout(500)
                 time.sleep(args.seconds)
                 for width, height in SIZES:
                     page.set_viewport_size({"width": width, "height": height})

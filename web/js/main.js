@@ -5,7 +5,7 @@ import { createUI, formatBytes, formatDuration } from './ui.js';
 import { WorkerPool, autoWorkerCount, MAX_WORKERS } from './pool.js';
 import { Trainer } from './trainer.js';
 import { loadRobotrain, pyTools, loadGlue, pythonErrorMessage } from './pyhost.js';
-import { parseURL, parseSetting, parseField, checkWithCore, toQuery, OWN_CONTROL_FIELDS } from './params.js';
+import { parseURL, parseSetting, parseField, checkWithCore, toQuery, faultsOf, OWN_CONTROL_FIELDS } from './params.js';
 import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from './store.js';
 import { returnData } from './charts.js';
 
@@ -341,11 +341,14 @@ function rebuild({ restore = null } = {}) {
         app.trainerError = `Worker problem: ${error.message}`;
         refreshMessage();
       },
+      onFailure: (record) => workerFailed(record),
+      faults: faultsOf(app.settings),
     });
   } else if (size > 0 && app.pool.size !== size) {
     app.timings.workers_ready_ms = null;
     app.pool.resize(size);
   }
+  app.pool?.setFaults(faultsOf(app.settings));
   try {
     app.trainer = new Trainer({
       pyodide: app.pyodide,
@@ -362,6 +365,10 @@ function rebuild({ restore = null } = {}) {
         onChange: () => refreshButtons(),
       },
     });
+    app.trainer.onDiverged = (message) => {
+      notice(`Training paused: the learner diverged (${message}). The last good weights are back; press Start to go on, or lower learning_rate.`, 'error');
+      refreshButtons();
+    };
     app.trainer.onFinished = () => {
       notice(`Reached the step budget of ${app.trainer.config.total_timesteps.toLocaleString('en-US')} env steps; training stopped. Raise the step budget for a longer run.`);
       autosave('finished');
@@ -380,6 +387,16 @@ function rebuild({ restore = null } = {}) {
     app.trainer.start();
   }
   refreshMessage();
+}
+
+/** A worker was declared dead (recovered_ms null) or its slot is ready again: say so in the notice line. */
+function workerFailed(record) {
+  const what = record.injected ? ` (injected ${record.injected})` : '';
+  if (record.recovered_ms === null) {
+    notice(`Worker ${record.worker} failed${what}: ${record.reason}. Its task runs again with the same episodes; a replacement is starting.`);
+  } else {
+    notice(`Worker ${record.worker} is back ${(record.recovered_ms / 1000).toFixed(1)} s after its failure${what}${record.from_spare ? ' (a spare took over)' : ''}; nothing was lost.`);
+  }
 }
 
 // ---- never lose work: model files, run cards, autosave, share links ---------------------------------
@@ -829,6 +846,7 @@ const api = {
       fps: Math.round(app.fps * 10) / 10,
       workers: app.pool ? app.pool.describe() : [],
       workers_ready: app.pool ? app.pool.readyCount : 0,
+      reliability: app.pool ? app.pool.reliability() : null,
       weights_transport: app.pool ? (app.pool.shared ? 'SharedArrayBuffer' : 'copy') : 'local',
       cross_origin_isolated: globalThis.crossOriginIsolated === true,
       settings: { ...app.settings, cfg: { ...app.settings.cfg } },
@@ -875,6 +893,12 @@ const api = {
     } catch (error) {
       return { error: cleanPythonError(error) };
     }
+  },
+  /** Test hook: a NaN in the learner's weights; the next learning slice rolls back and pauses. */
+  testInjectNaN() {
+    if (!app.trainer || app.trainer.disposed) return false;
+    app.trainer.injectNaN();
+    return true;
   },
   /** Push the live robot: adds `impulse` rad/s to its main angular velocity; {before, after, index} or {error}. */
   push(impulse) {
@@ -946,6 +970,10 @@ window.robotrain = Object.freeze(api);
   app.notes = notes;
   app.cfgRaw = cfgRaw;
   app.pendingStart = settings.autostart;
+  const faults = faultsOf(settings);
+  if (faults) {
+    app.notes.push(`Fault injection is on: each task attempt crashes its worker with probability ${faults.crash}, hangs it with ${faults.hang}, runs 10x slower with ${faults.slow} (fault_seed ${faults.seed}).`);
+  }
   let theme = 'auto';
   try {
     theme = localStorage.getItem('robotrain-theme') || 'auto';

@@ -3,7 +3,13 @@
 import { MIN_WORKERS, MAX_WORKERS } from './pool.js';
 import { MODES } from './trainer.js';
 
-export const PARAM_NAMES = Object.freeze(['env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'autostart']);
+export const PARAM_NAMES = Object.freeze([
+  'env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'autostart',
+  'fault_crash', 'fault_hang', 'fault_slow', 'fault_seed',
+]);
+// Fault injection for tests and demos (pool.js, protocol.faultFor): the probability that a task attempt
+// crashes its worker, hangs it, or runs 10x slower; fault_seed picks which attempts.
+export const FAULT_PARAMS = Object.freeze({ fault_crash: 'crash', fault_hang: 'hang', fault_slow: 'slow' });
 // Config fields that have their own control above (they are not part of settings.cfg).
 export const OWN_CONTROL_FIELDS = Object.freeze({ env_id: 'env', seed: 'seed', lanes: 'lanes', batch_episodes: 'batch' });
 const CONFIG_NAME = /^[a-z][a-z0-9_]{0,39}$/;
@@ -15,6 +21,10 @@ export const DEFAULTS = Object.freeze({
   batch: null, // null: the config's default (batch_episodes)
   lanes: null, // null: the config's default (lanes)
   autostart: false,
+  fault_crash: 0,
+  fault_hang: 0,
+  fault_slow: 0,
+  fault_seed: 0,
   cfg: {}, // overrides of other Config fields (name -> value), checked against Config.field_specs()
 });
 const MAX_SEED = 2 ** 31 - 1;
@@ -58,6 +68,16 @@ export function parseSetting(name, raw) {
       if (TRUE_WORDS.includes(text.toLowerCase())) return { value: true };
       if (FALSE_WORDS.includes(text.toLowerCase())) return { value: false };
       return { error: problem(name, raw, 'use 1 or 0 (true or false)') };
+    case 'fault_crash':
+    case 'fault_hang':
+    case 'fault_slow': {
+      const p = Number(text);
+      if (/^(0|1|0?\.\d+|[01]\.0*)$/.test(text) && p >= 0 && p <= 1) return { value: p };
+      return { error: problem(name, raw, 'use a probability from 0 to 1, for example 0.05') };
+    }
+    case 'fault_seed':
+      if (isWholeNumber(text) && Number(text) <= MAX_SEED) return { value: Number(text) };
+      return { error: problem(name, raw, `use a whole number from 0 to ${MAX_SEED}`) };
     default:
       return { error: { param: name, message: `unknown setting ${name}` } };
   }
@@ -156,7 +176,8 @@ export function toQuery(settings, { all = false, autostart = false, config = nul
   for (const name of PARAM_NAMES) {
     if (name === 'autostart') continue;
     const value = settings[name];
-    if (value != null && (all || value !== DEFAULTS[name])) query.set(name, String(value));
+    const always = all && !name.startsWith('fault_'); // a share link carries faults only when they are on
+    if (value != null && (always || value !== DEFAULTS[name])) query.set(name, String(value));
   }
   const cfg = { ...(config ?? {}), ...(settings.cfg ?? {}) };
   for (const name of Object.keys(cfg).sort()) {
@@ -166,4 +187,11 @@ export function toQuery(settings, { all = false, autostart = false, config = nul
   if (autostart) query.set('autostart', '1');
   const text = query.toString();
   return text ? `?${text}` : '';
+}
+
+/** The pool's fault settings {crash, hang, slow, seed} from `settings`, or null when none is on. */
+export function faultsOf(settings) {
+  const faults = { seed: settings.fault_seed ?? 0 };
+  for (const [param, kind] of Object.entries(FAULT_PARAMS)) faults[kind] = settings[param] ?? 0;
+  return faults.crash > 0 || faults.hang > 0 || faults.slow > 0 ? faults : null;
 }

@@ -1,12 +1,53 @@
 // A pool of actor workers. Idle workers pull tasks from one queue (no round-robin); each worker has a Map of
 // its pending requests, so a worker that dies can hand its unfinished tasks back to the queue.
-import { MSG, EVENT, errorFromJSON, sabCreate, sabCapacity, sabWrite } from './protocol.js';
+//
+// Failure handling: a worker is declared dead when it fires `error` or `messageerror`, fails to boot, sends
+// a result that is not the whole answer to its task, stays silent for HEARTBEAT_TIMEOUT_MS while it owes a
+// reply (a running task sends a live frame or a heartbeat at least every 250 ms), or runs a task past its
+// deadline (DEADLINE_FACTOR x the p95 of recent task times per episode). A dead worker is terminated, its
+// requests are rejected, its task goes back to the front of the queue with the same episode ids, and its
+// slot takes a booted spare (instant) or starts a new worker. After the first failure the pool keeps one
+// spare booted, so later replacements need no Pyodide start.
+import {
+  MSG,
+  EVENT,
+  errorFromJSON,
+  sabCreate,
+  sabCapacity,
+  sabWrite,
+  faultFor,
+  checkTrajectories,
+} from './protocol.js';
 
 export const MIN_WORKERS = 1;
 export const MAX_WORKERS = 16;
-const MAX_TASK_ATTEMPTS = 3; // a task whose worker died this many times is failed instead of re-queued
-const MAX_BOOT_FAILURES = 3; // consecutive boot failures of one slot before it is given up
+// A task whose worker died this many times is failed instead of re-queued: a task that kills every worker
+// must not loop forever. Injected faults draw afresh per attempt, so at a fault rate p the chance that one
+// task fails this often is p**8 (3e-5 per task at p = 0.27).
+const MAX_TASK_ATTEMPTS = 8;
+const MAX_BOOT_FAILURES = 3; // consecutive boot failures of one slot (or of the spare) before it is given up
 const RATE_WINDOW_MS = 30000; // per-worker env-steps/s over the tasks finished in this window
+const WATCHDOG_EVERY_MS = 250; // how often busy workers are checked for silence and deadlines
+const HEARTBEAT_TIMEOUT_MS = 2000; // a worker that owes a reply and says nothing for this long is hung
+// The main thread itself may stall (a long learning slice, a hidden tab's 1 s timer clamp): messages then
+// wait in the queue, so silence is only judged once checks have run without a gap longer than this.
+const STALL_MS = 1500;
+const SETTLE_AFTER_STALL_MS = 500; // and only this long after such a gap, when queued messages have arrived
+// Task deadline: DEADLINE_FACTOR x p95 of the recent ms per episode (per stream) x the task's episodes, but
+// never under DEADLINE_MIN_MS; until DEADLINE_MIN_SAMPLES tasks of a stream are measured, FIRST_DEADLINE_MS.
+// The factor leaves room for a 'slow' fault (10x) and for episodes growing longer as the policy learns.
+const DEADLINE_FACTOR = 20;
+const DEADLINE_MIN_MS = 10_000;
+const FIRST_DEADLINE_MS = 120_000;
+const DEADLINE_MIN_SAMPLES = 8;
+const TASK_TIMES_KEPT = 64; // recent task times per stream that the p95 is taken over
+// A worker that has not booted after this long is stuck (12 workers booting at once on 2 busy cores take
+// ~60 s; one boot alone ~5 s).
+const BOOT_DEADLINE_MS = 240_000;
+const FAILURES_KEPT = 500; // failure records kept for stats() (the counters keep counting past it)
+// Booted spare workers kept once a worker has failed (1) or while faults are injected (FAULT_SPARES): a
+// replacement then needs only a new actor (~0.1 s), not a Pyodide start (5-20 s on two busy cores).
+const FAULT_SPARES = 2;
 
 /** Rejection reason of tasks dropped by cancel(); callers can ignore it. */
 export class CancelledError extends Error {
@@ -28,15 +69,25 @@ function lastRate(log) {
   return last && last[2] > 0 ? Math.round((last[1] * 1000) / last[2]) : 0;
 }
 
+function p95(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))];
+}
+
+const wallClock = () => performance.timeOrigin + performance.now();
+
 export class WorkerPool {
   /**
    * size: number of workers; workerURL: URL of worker.js;
-   * onChange(): called whenever worker states or counts change; onError(error): problems not tied to a task.
+   * onChange(): called whenever worker states or counts change; onError(error): problems not tied to a task;
+   * onFailure(record): a worker was declared dead (record.recovered_ms is filled in once its slot is ready);
+   * faults: null or {crash, hang, slow, seed} (probabilities per task attempt, see protocol.faultFor).
    */
-  constructor({ size, workerURL, onChange = () => {}, onError = () => {} }) {
+  constructor({ size, workerURL, onChange = () => {}, onError = () => {}, onFailure = () => {}, faults = null }) {
     this.workerURL = workerURL;
     this.onChange = onChange;
     this.onError = onError;
+    this.onFailure = onFailure;
     this.slots = [];
     this.queue = [];
     this.nextRequestId = 1;
@@ -47,7 +98,19 @@ export class WorkerPool {
     this.shared = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
     this.sab = null;
     this.closed = false;
+    this.faults = null;
+    this.spares = []; // booted (or booting) workers that no slot uses yet: {worker, booted, bootMs, heapBytes}
+    this.spareTarget = 0;
+    this.spareBootFailures = 0;
+    this.taskTimes = new Map(); // stream -> recent ms per episode
+    this.failures = []; // the last FAILURES_KEPT failure records
+    this.counters = { failures: 0, recovered: 0, requeued: 0, tasks_failed: 0, late_results_dropped: 0, bad_results: 0, faults_injected: 0 };
+    this.faultsInjected = { crash: 0, hang: 0, slow: 0 };
+    this.lastCheck = performance.now();
+    this.responsiveSince = this.lastCheck;
+    this.watchdog = setInterval(() => this._check(), WATCHDOG_EVERY_MS);
     this.resize(size);
+    this.setFaults(faults); // after the workers, so spares do not slow down the first boots
   }
 
   get size() {
@@ -56,7 +119,7 @@ export class WorkerPool {
 
   /** Number of workers that have booted and hold an actor for the current configuration. */
   get readyCount() {
-    return this.slots.filter((s) => s.configured === this.initSerial && s.booted && this.initArgs).length;
+    return this.slots.filter((s) => this._ready(s)).length;
   }
 
   get bootedCount() {
@@ -67,6 +130,13 @@ export class WorkerPool {
   get progress() {
     if (!this.slots.length) return 1;
     return this.slots.reduce((sum, s) => sum + (s.booted ? 1 : s.progress), 0) / this.slots.length;
+  }
+
+  /** Inject faults into tasks from now on: null or {crash, hang, slow, seed}; a spare is kept while on. */
+  setFaults(faults) {
+    const on = faults && (faults.crash > 0 || faults.hang > 0 || faults.slow > 0);
+    this.faults = on ? { crash: faults.crash || 0, hang: faults.hang || 0, slow: faults.slow || 0, seed: faults.seed || 0 } : null;
+    if (on) this._wantSpares(FAULT_SPARES);
   }
 
   /** JSON-safe per-worker summary for stats(); `live: true` adds the state row of the episode being played. */
@@ -83,6 +153,7 @@ export class WorkerPool {
         env_steps: s.envSteps,
         env_steps_per_s: steps > 0 ? Math.round((steps * 1000) / Math.max(1, now - since)) : lastRate(s.stepLog),
         failures: s.failures,
+        restarts: s.restarts,
         tasks: s.tasks,
         load_progress: s.booted ? 1 : Math.round(s.progress * 100) / 100,
         boot_ms: s.bootMs === null ? null : Math.round(s.bootMs),
@@ -94,32 +165,68 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Failure detection and recovery figures: counters, the recent failure records, what the pool holds now
+   * (to show nothing grows over a long run) and the current task deadline per stream.
+   */
+  reliability() {
+    const recoveries = this.failures.filter((f) => f.recovered_ms !== null).map((f) => f.recovered_ms);
+    let pending = 0;
+    for (const s of this.slots) pending += s.pending.size;
+    return {
+      ...this.counters,
+      faults: this.faults ? { ...this.faults } : null,
+      faults_injected_by_kind: { ...this.faultsInjected },
+      recovery_ms_max: recoveries.length ? Math.round(Math.max(...recoveries)) : null,
+      recovery_ms_mean: recoveries.length ? Math.round(recoveries.reduce((a, b) => a + b, 0) / recoveries.length) : null,
+      recent_failures: this.failures.slice(-50),
+      held: {
+        slots: this.slots.length,
+        spares: this.spares.length,
+        workers: this.slots.filter((s) => s.worker).length + this.spares.length,
+        pending_requests: pending,
+        queued_tasks: this.queue.length,
+        timers: this.watchdog === null ? 0 : 1,
+      },
+      deadline_ms: Object.fromEntries([...this.taskTimes.keys()].map((stream) => [stream, Math.round(this._deadline(stream, 1))])),
+    };
+  }
+
   /** Sum of the workers' Python (wasm) heaps, bytes. */
   get heapBytes() {
-    return this.slots.reduce((sum, s) => sum + (s.heapBytes ?? 0), 0);
+    return this.slots.reduce((sum, s) => sum + (s.heapBytes ?? 0), 0) + this.spares.reduce((sum, s) => sum + (s.heapBytes ?? 0), 0);
+  }
+
+  _ready(slot) {
+    return slot.booted && !slot.gaveUp && Boolean(this.initArgs) && slot.configured === this.initSerial;
   }
 
   _state(slot) {
     if (slot.gaveUp) return 'failed';
     if (!slot.booted) return slot.failures > 0 ? 'restarting' : 'starting';
-    if (slot.configured !== this.initSerial || !this.initArgs) return 'starting';
+    if (slot.configured !== this.initSerial || !this.initArgs) return slot.failures > 0 && slot.configured === -1 ? 'restarting' : 'starting';
     return slot.running > 0 ? 'running' : 'idle';
   }
 
   /** Grow or shrink to `size` workers (shrinking terminates the highest ids; their tasks are re-queued). */
   resize(size) {
-    while (this.slots.length < size) this.slots.push(this._newSlot(this.slots.length));
+    while (this.slots.length < size) {
+      const slot = this._newSlot(this.slots.length);
+      this.slots.push(slot);
+      this._attach(slot, this._startWorker(`robotrain-actor-${slot.id}`));
+    }
     while (this.slots.length > size) {
       const slot = this.slots.pop();
       slot.worker.terminate();
-      this._failPending(slot, new Error(`worker ${slot.id} was removed`));
+      slot.worker = null;
+      this.queue.unshift(...this._takePending(slot, new WorkerDied(`worker ${slot.id} was removed`)));
     }
     this.onChange();
     this._pump();
   }
 
-  _newSlot(id, previous = null) {
-    const slot = {
+  _newSlot(id) {
+    return {
       id,
       worker: null,
       booted: false,
@@ -128,39 +235,125 @@ export class WorkerPool {
       configured: -1,
       pending: new Map(),
       running: 0,
-      episodes: previous?.episodes ?? 0,
-      envSteps: previous?.envSteps ?? 0,
+      task: null, // {entry, started, deadline} of the running task
+      lastHeard: performance.now(),
+      episodes: 0,
+      envSteps: 0,
       stepLog: [], // [finished at, env steps, ms] per task
       liveState: null,
       policyVersion: null,
       heapBytes: null,
-      tasks: previous?.tasks ?? 0,
-      failures: previous?.failures ?? 0,
-      bootFailures: previous?.bootFailures ?? 0,
+      tasks: 0,
+      failures: 0,
+      restarts: 0,
+      bootFailures: 0,
       weightsSerial: -1,
       sabSent: null,
       gaveUp: false,
+      recovering: null, // the failure record waiting for this slot to be ready again
     };
-    this._spawn(slot);
-    return slot;
   }
 
-  _spawn(slot) {
-    const worker = new Worker(this.workerURL, { type: 'module', name: `robotrain-actor-${slot.id}` });
+  _startWorker(name) {
+    return new Worker(this.workerURL, { type: 'module', name });
+  }
+
+  /** Wire `worker` to `slot` (a fresh one, or a booted spare whose boot facts come along). */
+  _attach(slot, worker, spare = null) {
     slot.worker = worker;
+    slot.booted = spare?.booted ?? false;
+    slot.progress = spare?.booted ? 1 : spare?.progress ?? 0;
+    slot.bootMs = spare?.bootMs ?? null;
+    slot.heapBytes = spare?.heapBytes ?? null;
+    slot.lastHeard = performance.now();
+    slot.spawnedAt = slot.lastHeard;
     worker.onmessage = (event) => this._onMessage(slot, worker, event.data);
     worker.onerror = (event) => {
       event.preventDefault();
-      this._onWorkerDied(slot, worker, `worker ${slot.id} crashed: ${event.message || 'error event'}`);
+      this._onWorkerDied(slot, worker, `worker ${slot.id} crashed: ${event.message || 'error event'}`, 'crash');
     };
-    worker.onmessageerror = () => this._onWorkerDied(slot, worker, `worker ${slot.id}: a message could not be decoded`);
+    worker.onmessageerror = () => this._onWorkerDied(slot, worker, `worker ${slot.id}: a message could not be decoded`, 'crash');
   }
+
+  /**
+   * Give `slot` a worker: a booted spare if there is one, else the spare furthest into its boot, else a new
+   * one; returns which ('spare', 'booting spare', 'new worker'). Taking a booting spare instead of starting
+   * another worker keeps one Pyodide start per failure on a machine whose cores are already busy.
+   */
+  _giveWorker(slot) {
+    if (this.spares.length) {
+      const best = this.spares.reduce((a, b) => (b.booted && !a.booted) || (b.booted === a.booted && b.progress > a.progress) ? b : a);
+      this.spares.splice(this.spares.indexOf(best), 1);
+      this._attach(slot, best.worker, best);
+      if (best.booted && this.initArgs) this._sendInit(slot);
+      else if (best.booted) this._recovered(slot);
+      this._topUpSpares();
+      return best.booted ? 'spare' : 'booting spare';
+    }
+    this._attach(slot, this._startWorker(`robotrain-actor-${slot.id}`));
+    return 'new worker';
+  }
+
+  // ---- spares ----------------------------------------------------------------------------------
+
+  _wantSpares(n) {
+    this.spareTarget = Math.max(this.spareTarget, n);
+    this._topUpSpares();
+  }
+
+  _topUpSpares() {
+    if (this.closed || this.spareBootFailures >= MAX_BOOT_FAILURES) return;
+    if (this.slots.some((s) => !s.booted && s.failures === 0)) return; // first boots go first (BOOTED retries)
+    while (this.spares.length < this.spareTarget) {
+      const spare = { worker: this._startWorker('robotrain-actor-spare'), booted: false, progress: 0, bootMs: null, heapBytes: null };
+      spare.worker.onmessage = (event) => this._onSpareMessage(spare, event.data);
+      spare.worker.onerror = (event) => {
+        event.preventDefault();
+        this._dropSpare(spare, `a spare worker crashed while starting: ${event.message || 'error event'}`);
+      };
+      this.spares.push(spare);
+    }
+  }
+
+  _onSpareMessage(spare, message) {
+    if (!this.spares.includes(spare)) return;
+    if (message.event === EVENT.PROGRESS) spare.progress = message.fraction;
+    else if (message.event === EVENT.BOOTED) {
+      spare.booted = true;
+      spare.bootMs = message.ms;
+      spare.heapBytes = message.heap_bytes ?? null;
+      this.spareBootFailures = 0;
+      // A slot still waiting for its replacement to boot takes this spare if it got further.
+      const waiting = this.slots.find((s) => s.worker && !s.booted && !s.gaveUp && s.failures > 0);
+      if (waiting) {
+        waiting.worker.terminate();
+        if (waiting.recovering) waiting.recovering.replacement = 'spare booted later';
+        this._giveWorker(waiting);
+        this.onChange();
+      }
+    } else if (message.event === EVENT.BOOT_FAILED) {
+      this._dropSpare(spare, `a spare worker could not load Python: ${message.error?.message}`);
+    }
+  }
+
+  _dropSpare(spare, reason) {
+    const index = this.spares.indexOf(spare);
+    if (index < 0) return;
+    this.spares.splice(index, 1);
+    spare.worker.terminate();
+    this.spareBootFailures += 1;
+    if (this.spareBootFailures >= MAX_BOOT_FAILURES) this.onError(new Error(`${reason}; no more spare workers`));
+    else this._topUpSpares();
+  }
+
+  // ---- configuration and weights -------------------------------------------------------------
 
   /** Give every worker a (new) actor: {env_id, run_seed, lanes, hidden_sizes}. Drops old weights. */
   configure(initArgs) {
     this.initArgs = { ...initArgs };
     this.initSerial += 1;
     this.weights = null;
+    this.taskTimes.clear(); // another env or lane count: earlier task times say nothing about the new ones
     for (const slot of this.slots) if (slot.booted) this._sendInit(slot);
     this.onChange();
   }
@@ -174,6 +367,7 @@ export class WorkerPool {
         if (serial !== this.initSerial) return;
         slot.configured = serial;
         slot.bootFailures = 0;
+        this._recovered(slot);
         this.onChange();
         this._pump();
       },
@@ -193,13 +387,31 @@ export class WorkerPool {
     }
   }
 
+  // ---- tasks ------------------------------------------------------------------------------------
+
   /**
-   * Queue a task {first_id, stop_id, epsilon, stream}; resolves with {packed: Float32Array, ms, worker}.
+   * Queue a task {first_id, stop_id, epsilon, stream}; resolves with {packed: Float32Array, ms, worker}
+   * (a checked, complete result for exactly this task's episode ids) once, or rejects once.
    * `priority` puts it at the front of the queue (evaluations).
    */
   submit(task, { priority = false } = {}) {
     return new Promise((resolve, reject) => {
-      const entry = { task, resolve, reject, attempts: 0 };
+      const entry = { task, attempts: 0, settled: false };
+      entry.resolve = (value) => {
+        if (entry.settled) return false;
+        entry.settled = true;
+        resolve(value);
+        return true;
+      };
+      entry.reject = (error) => {
+        if (entry.settled) return;
+        entry.settled = true;
+        reject(error);
+      };
+      if (this.closed) {
+        entry.reject(new CancelledError());
+        return;
+      }
       if (priority) this.queue.unshift(entry);
       else this.queue.push(entry);
       this._pump();
@@ -219,16 +431,21 @@ export class WorkerPool {
 
   terminate() {
     this.closed = true;
+    clearInterval(this.watchdog);
+    this.watchdog = null;
     this.cancel();
     for (const slot of this.slots) {
-      slot.worker.terminate();
-      this._failPending(slot, new CancelledError());
+      slot.worker?.terminate();
+      slot.worker = null;
+      for (const entry of this._takePending(slot, new CancelledError())) entry.reject(new CancelledError());
     }
+    for (const spare of this.spares) spare.worker.terminate();
+    this.spares = [];
     this.slots = [];
   }
 
   _idle(slot) {
-    return slot.booted && !slot.gaveUp && slot.running === 0 && slot.configured === this.initSerial && this.weights;
+    return this._ready(slot) && slot.running === 0 && this.weights;
   }
 
   _pump() {
@@ -237,6 +454,20 @@ export class WorkerPool {
       if (!this.queue.length) return;
       if (this._idle(slot)) this._dispatch(slot, this.queue.shift());
     }
+  }
+
+  _deadline(stream, episodes) {
+    const times = this.taskTimes.get(stream) ?? [];
+    if (times.length < DEADLINE_MIN_SAMPLES) return FIRST_DEADLINE_MS;
+    return Math.max(DEADLINE_MIN_MS, DEADLINE_FACTOR * p95(times) * episodes);
+  }
+
+  _recordTaskTime(stream, ms, episodes) {
+    if (!(ms > 0) || episodes < 1) return;
+    let times = this.taskTimes.get(stream);
+    if (!times) this.taskTimes.set(stream, (times = []));
+    times.push(ms / episodes);
+    if (times.length > TASK_TIMES_KEPT) times.shift();
   }
 
   _dispatch(slot, entry) {
@@ -253,26 +484,42 @@ export class WorkerPool {
       );
     }
     slot.running += 1;
-    this.onChange();
     const { first_id, stop_id, epsilon, stream } = entry.task;
-    this._request(slot, MSG.RUN, { first_id, stop_id, epsilon, stream }, [], entry).then(
+    const episodes = stop_id - first_id;
+    const fault = faultFor(this.faults, entry.task, entry.attempts);
+    const started = performance.now();
+    slot.task = { entry, started, deadline: started + this._deadline(stream ?? 0, episodes) };
+    slot.lastHeard = Math.max(slot.lastHeard, started);
+    this.onChange();
+    const worker = slot.worker;
+    this._request(slot, MSG.RUN, { first_id, stop_id, epsilon, stream, fault }, [], entry).then(
       (result) => {
+        if (worker !== slot.worker) return; // its worker was declared dead meanwhile; the task was re-queued
+        const problem = checkTrajectories(result?.packed, entry.task);
+        if (problem) {
+          this.counters.bad_results += 1;
+          this._onWorkerDied(slot, worker, `worker ${slot.id} sent an incomplete result (${problem})`, 'bad result', entry);
+          return;
+        }
         slot.running -= 1;
+        slot.task = null;
         slot.tasks += 1;
-        if (entry.task.stream === 0 || entry.task.stream === undefined) slot.episodes += stop_id - first_id;
-        const steps = result.packed?.[7] ?? 0;
+        if (!stream) slot.episodes += episodes;
+        const steps = result.packed[7];
         slot.envSteps += steps;
         slot.stepLog.push([performance.now(), steps, result.ms ?? 0]);
         if (slot.stepLog.length > 64) slot.stepLog.shift();
+        this._recordTaskTime(stream ?? 0, result.ms, episodes);
         if (result.heap_bytes) slot.heapBytes = result.heap_bytes;
         if (result.policy_version != null) slot.policyVersion = result.policy_version;
-        entry.resolve({ ...result, worker: slot.id });
+        if (!entry.resolve({ ...result, worker: slot.id })) this.counters.late_results_dropped += 1;
         this.onChange();
         this._pump();
       },
       (error) => {
         if (error instanceof WorkerDied) return; // the entry was re-queued or failed by _onWorkerDied
         slot.running -= 1;
+        slot.task = null;
         entry.reject(error);
         this.onChange();
         this._pump();
@@ -287,7 +534,7 @@ export class WorkerPool {
   _request(slot, type, fields, transfer = [], entry = null) {
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { type, resolve, reject, entry });
+      slot.pending.set(id, { type, resolve, reject, entry, sent: performance.now() });
       try {
         slot.worker.postMessage({ id, type, ...fields }, transfer);
       } catch (error) {
@@ -298,7 +545,13 @@ export class WorkerPool {
   }
 
   _onMessage(slot, worker, message) {
-    if (worker !== slot.worker) return; // a message from a worker that was already replaced
+    if (worker !== slot.worker) {
+      // A message from a worker that was already declared dead (terminate() normally stops them all).
+      if (message?.ok && message.result?.packed) this.counters.late_results_dropped += 1;
+      return;
+    }
+    const now = performance.now();
+    slot.lastHeard = now;
     if (message.event === EVENT.PROGRESS) {
       slot.progress = message.fraction;
       this.onChange();
@@ -310,18 +563,28 @@ export class WorkerPool {
       slot.heapBytes = message.heap_bytes;
       return;
     }
+    if (message.event === EVENT.HEARTBEAT) return;
+    if (message.event === EVENT.FAULT) {
+      this.counters.faults_injected += 1;
+      this.faultsInjected[message.kind] = (this.faultsInjected[message.kind] ?? 0) + 1;
+      slot.faultAt = message.at_ms;
+      slot.faultKind = message.kind;
+      return;
+    }
     if (message.event === EVENT.BOOTED) {
       slot.booted = true;
       slot.heapBytes = message.heap_bytes ?? null;
       slot.bootMs = message.ms;
       slot.progress = 1;
       if (this.initArgs) this._sendInit(slot);
+      else this._recovered(slot);
+      this._topUpSpares();
       this.onChange();
       return;
     }
     if (message.event === EVENT.BOOT_FAILED) {
       slot.bootFailures += 1;
-      this._onWorkerDied(slot, worker, `worker ${slot.id} could not load Python: ${message.error?.message}`);
+      this._onWorkerDied(slot, worker, `worker ${slot.id} could not load Python: ${message.error?.message}`, 'boot');
       return;
     }
     const pending = slot.pending.get(message.id);
@@ -331,45 +594,113 @@ export class WorkerPool {
     else pending.reject(errorFromJSON(message.error, `worker ${slot.id}, ${pending.type}: `));
   }
 
-  _failPending(slot, error) {
+  /** Reject every pending request of `slot` with `error`; return the task entries they carried. */
+  _takePending(slot, error) {
     const pending = [...slot.pending.values()];
     slot.pending.clear();
+    slot.running = 0;
+    slot.task = null;
+    const entries = [];
     for (const p of pending) {
-      if (p.entry) p.entry.reject(error);
-      p.reject(new WorkerDied(error.message));
+      p.reject(error instanceof WorkerDied ? error : new WorkerDied(error.message));
+      if (p.entry && !p.entry.settled) entries.push(p.entry);
+    }
+    return entries;
+  }
+
+  // ---- failure detection ------------------------------------------------------------------------
+
+  /** Watchdog: busy workers that went silent, tasks past their deadline. */
+  _check() {
+    if (this.closed) return;
+    const now = performance.now();
+    if (now - this.lastCheck > STALL_MS) this.responsiveSince = now;
+    this.lastCheck = now;
+    if (now - this.responsiveSince < SETTLE_AFTER_STALL_MS) return;
+    for (const slot of this.slots) {
+      if (slot.worker && !slot.booted && now - slot.spawnedAt > BOOT_DEADLINE_MS) {
+        slot.bootFailures += 1;
+        this._onWorkerDied(slot, slot.worker, `worker ${slot.id} did not start within ${BOOT_DEADLINE_MS / 1000} s`, 'boot');
+        continue;
+      }
+      if (!slot.worker || !slot.booted || slot.pending.size === 0) continue;
+      const owedSince = Math.min(...[...slot.pending.values()].map((p) => p.sent));
+      const silentMs = now - Math.max(slot.lastHeard, owedSince, this.responsiveSince - SETTLE_AFTER_STALL_MS);
+      if (silentMs > HEARTBEAT_TIMEOUT_MS) {
+        this._onWorkerDied(slot, slot.worker, `worker ${slot.id} stopped answering (no heartbeat for ${(silentMs / 1000).toFixed(1)} s)`, 'hang');
+      } else if (slot.task && now > slot.task.deadline) {
+        const s = ((now - slot.task.started) / 1000).toFixed(1);
+        this._onWorkerDied(slot, slot.worker, `worker ${slot.id} ran one task for ${s} s, past its deadline`, 'deadline');
+      }
     }
   }
 
-  /** A worker crashed: re-queue its unfinished tasks (front of the queue, same ids) and start a replacement. */
-  _onWorkerDied(slot, worker, reason) {
+  /**
+   * A worker failed: terminate it, re-queue its unfinished tasks (front of the queue, same ids), reject its
+   * other requests, and give the slot a spare or a new worker.
+   */
+  _onWorkerDied(slot, worker, reason, kind = 'crash') {
     if (worker !== slot.worker || this.closed) return;
     worker.terminate();
+    const detected = performance.now();
     slot.failures += 1;
-    const pending = [...slot.pending.values()];
-    slot.pending.clear();
+    this.counters.failures += 1;
     const requeue = [];
-    for (const p of pending) {
-      p.reject(new WorkerDied(reason));
-      if (!p.entry) continue;
-      p.entry.attempts += 1;
-      if (p.entry.attempts >= MAX_TASK_ATTEMPTS) p.entry.reject(new Error(`${reason} (task failed ${p.entry.attempts} times)`));
-      else requeue.push(p.entry);
+    for (const entry of this._takePending(slot, new WorkerDied(reason))) {
+      entry.attempts += 1;
+      if (entry.attempts >= MAX_TASK_ATTEMPTS) {
+        this.counters.tasks_failed += 1;
+        entry.reject(new Error(`${reason} (this task failed ${entry.attempts} times)`));
+      } else requeue.push(entry);
     }
+    this.counters.requeued += requeue.length;
     this.queue.unshift(...requeue);
-    slot.running = 0;
+    const record = {
+      worker: slot.id,
+      kind,
+      reason,
+      injected: slot.faultKind ?? null,
+      detected_at_ms: Math.round(detected),
+      // From the injected fault (announced by the worker just before it) to its detection here, ms.
+      detection_ms: slot.faultAt ? Math.round(wallClock() - slot.faultAt) : null,
+      requeued_tasks: requeue.length,
+      recovered_ms: null, // from detection until the slot's worker is ready again
+      replacement: null, // 'spare' (booted), 'booting spare', 'new worker' or 'spare booted later'
+    };
+    slot.faultAt = null;
+    slot.faultKind = null;
+    this.failures.push(record);
+    if (this.failures.length > FAILURES_KEPT) this.failures.shift();
+    slot.worker = null;
     slot.booted = false;
     slot.progress = 0;
     slot.configured = -1;
     slot.weightsSerial = -1;
     slot.sabSent = null;
+    slot.liveState = null;
+    slot.recovering = record;
     if (slot.bootFailures >= MAX_BOOT_FAILURES) {
       slot.gaveUp = true;
+      slot.recovering = null;
       this.onError(new Error(`${reason}; gave up after ${slot.bootFailures} attempts`));
     } else {
-      this._spawn(slot);
+      slot.restarts += 1;
+      this._wantSpares(this.faults ? FAULT_SPARES : 1);
+      record.replacement = this._giveWorker(slot);
     }
+    this.onFailure(record);
     this.onChange();
     this._pump();
+  }
+
+  /** The slot is usable again: close its failure record with the recovery time. */
+  _recovered(slot) {
+    const record = slot.recovering;
+    if (!record) return;
+    slot.recovering = null;
+    record.recovered_ms = Math.round(performance.now() - record.detected_at_ms);
+    this.counters.recovered += 1;
+    this.onFailure(record);
   }
 }
 

@@ -7,7 +7,9 @@
 export const MSG = Object.freeze({
   INIT: 'init', // {env_id, run_seed, lanes, hidden_sizes} -> {} ; (re)creates the worker's Actor
   SET_WEIGHTS: 'set_weights', // {serial, weights: Float32Array} or {serial, sab: SharedArrayBuffer} -> {serial}
-  RUN: 'run', // {first_id, stop_id, epsilon, stream} -> {packed: Float32Array (transferred), ms, weights_serial, heap_bytes}
+  // {first_id, stop_id, epsilon, stream, fault: null | {kind, variant, chunk}} ->
+  // {packed: Float32Array (transferred), ms, weights_serial, heap_bytes, policy_version}
+  RUN: 'run',
   PING: 'ping', // {} -> {booted, actor, weights_serial}
 });
 
@@ -18,7 +20,76 @@ export const EVENT = Object.freeze({
   // While a task runs, a few times per second: {request, state: one env.state row (lane 0), steps: env steps
   // played so far in this task, ms: time since the task started, policy_version, heap_bytes}.
   LIVE: 'live',
+  HEARTBEAT: 'heartbeat', // {request}: a task is still being worked on (sent while nothing else is, >= 4 per s)
+  // {kind, at_ms: performance.timeOrigin + performance.now()}: an injected fault is about to happen. The pool
+  // uses it only to measure detection and recovery times, never to detect the fault.
+  FAULT: 'fault',
 });
+
+// Fault injection (fault_crash, fault_hang, fault_slow in the URL). Whether a task attempt faults is a pure
+// function of (fault seed, stream, first episode id, attempt), so a run with the same settings meets the same
+// faults whichever worker runs which task, and a retried task gets a fresh, equally reproducible draw.
+export const FAULT_KINDS = Object.freeze(['crash', 'hang', 'slow']);
+export const SLOW_FACTOR = 10; // a 'slow' task takes this many times as long as it really needed
+
+/** 32-bit integer hash (the finalizer of MurmurHash3), for reproducible uniform draws. */
+function mix32(h) {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Uniform draws in [0, 1) from a list of non-negative integers. */
+function draws(words, n) {
+  let h = 0x9e3779b9;
+  for (const w of words) h = mix32(h ^ mix32((w >>> 0) + 0x7f4a7c15));
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    h = mix32(h + 0x6d2b79f5);
+    out.push(h / 2 ** 32);
+  }
+  return out;
+}
+
+/**
+ * The fault (or null) for one attempt of a task. `faults` = {crash, hang, slow, seed} with probabilities
+ * in [0, 1]. Returns {kind, variant, chunk}: a crash either throws ('throw') or closes the worker ('close');
+ * `chunk` is how many chunks of play happen first (0..3), so faults land mid-task.
+ */
+export function faultFor(faults, { first_id, stream = 0 }, attempt) {
+  if (!faults) return null;
+  const [u, v, w] = draws([faults.seed ?? 0, stream ?? 0, first_id, attempt], 3);
+  const chunk = Math.floor(w * 4);
+  if (u < faults.crash) return { kind: 'crash', variant: v < 0.5 ? 'throw' : 'close', chunk };
+  if (u < faults.crash + faults.hang) return { kind: 'hang', variant: 'python-loop', chunk };
+  if (u < faults.crash + faults.hang + faults.slow) return { kind: 'slow', variant: `x${SLOW_FACTOR}`, chunk };
+  return null;
+}
+
+// The trajectory batch header (py/robotrain/codec.py): checked before a result leaves the pool, so a result
+// is handed on whole and only for the task it answers, or the worker counts as failed.
+const MAGIC = 7254;
+const KIND_TRAJECTORIES = 1;
+const HEADER_LEN = 16;
+const EPISODE_COLS = 4;
+
+/** '' if `packed` is a complete trajectory batch holding exactly episodes first_id..stop_id-1, else why not. */
+export function checkTrajectories(packed, { first_id, stop_id }) {
+  if (!(packed instanceof Float32Array)) return 'result is not a Float32Array';
+  if (packed.length < HEADER_LEN) return `result has ${packed.length} floats, less than a header`;
+  if (packed[0] !== MAGIC || packed[2] !== KIND_TRAJECTORIES || packed[3] !== HEADER_LEN) return 'result header is not a trajectory batch';
+  if (packed[4] !== packed.length) return `result says ${packed[4]} floats but holds ${packed.length}`;
+  const count = packed[6];
+  if (count !== stop_id - first_id) return `result holds ${count} episodes; the task asked for ${stop_id - first_id}`;
+  if (HEADER_LEN + count * EPISODE_COLS + packed[7] * packed[9] !== packed.length) return 'result sizes do not add up';
+  for (let i = 0; i < count; i++) {
+    if (packed[HEADER_LEN + EPISODE_COLS * i] !== first_id + i) return `result episode ${i} has id ${packed[HEADER_LEN + EPISODE_COLS * i]}`;
+  }
+  return '';
+}
 
 /** A plain, structured-clone-safe description of any thrown value. */
 export function errorToJSON(error) {

@@ -102,6 +102,8 @@ export class Trainer {
     this.activeMs = 0;
     this.runningSince = null;
     this.pendingEvalStep = null;
+    this.episodesInFlight = 0;
+    this.divergence = null; // message of the last divergence (rolled back; training paused)
     try {
       this._build();
     } catch (error) {
@@ -147,9 +149,12 @@ export class Trainer {
       Actor.destroy();
     }
     hidden.destroy();
+    this.lostBeforeRestore = 0;
     if (this.restore) {
       const s = tools.toJSON(this.run.stats());
       this.counts = { episodes: s.episodes, envSteps: s.env_steps };
+      // Ids that were in flight when the run was saved are not played again after a restore.
+      this.lostBeforeRestore = s.episodes_issued - s.episodes_ingested;
       const curve = this.restore.curve ?? {};
       this.curve = { episodes: curve.episodes ?? [], evals: curve.evals ?? [], series: curve.series ?? [], lag: curve.lag ?? {} };
       this.recent = this.restore.recent ?? [];
@@ -358,8 +363,18 @@ export class Trainer {
 
   /** Run one task on a worker (or, in main mode, here); resolves with {packed: Float32Array} or {array}. */
   _execute(task, priority = false) {
-    if (this.pool) return this.pool.submit(task, { priority });
-    return this._runLocal(task);
+    // Training episodes in flight: planned, not yet ingested, not given up on. episodes_lost in stats() is
+    // what is issued and neither ingested nor in flight.
+    const episodes = task.stream === EVAL_STREAM ? 0 : task.stop_id - task.first_id;
+    this.episodesInFlight += episodes;
+    const running = this.pool ? this.pool.submit(task, { priority }) : this._runLocal(task);
+    return running.then(
+      (result) => ({ ...result, inFlight: episodes }),
+      (error) => {
+        this.episodesInFlight -= episodes;
+        throw error;
+      },
+    );
   }
 
   /** Main mode: play a task on this thread in slices of about LOCAL_SLICE_MS (Actor.begin/advance/finish). */
@@ -389,6 +404,7 @@ export class Trainer {
   }
 
   _ingestNow(result) {
+    this.episodesInFlight -= result.inFlight ?? 0;
     const array = result.array ?? this.tools.toNumpy(result.packed);
     const packed = result.packed ?? this.tools.fromNumpy(array);
     let summary;
@@ -440,7 +456,14 @@ export class Trainer {
   _learnSlice(limit) {
     const k = Math.min(limit, this.budget.units);
     const started = performance.now();
-    const done = this.run.learn(k);
+    let done;
+    try {
+      done = this.run.learn(k);
+    } catch (error) {
+      if (error?.type !== 'Diverged') throw error;
+      this._diverged(pythonErrorMessage(error));
+      return 0;
+    }
     const ms = performance.now() - started;
     this.busyMs.learn += ms;
     this.budget.observe(done, ms);
@@ -448,6 +471,26 @@ export class Trainer {
     this.slices += 1;
     if (ms > LONG_SLICE_MS) this.longSlices += 1;
     return done;
+  }
+
+  /** The learner diverged and Python rolled it back: publish the good weights, pause, tell the page. */
+  _diverged(message) {
+    this.divergence = message.replace(/^[\w.]*Diverged: /, '');
+    this._publish();
+    this.pause();
+    this.onDiverged?.(this.divergence);
+  }
+
+  /** Test hook: put a NaN into the learner's online weights (the next learning slice must roll back). */
+  injectNaN() {
+    const params = this.run.learner.q.params;
+    const view = params.getBuffer('f32');
+    try {
+      view.data[0] = NaN;
+    } finally {
+      view.release();
+      params.destroy();
+    }
   }
 
   /** Publish the learner's current weights to the workers (or the local actor) and the viewer. */
@@ -647,6 +690,13 @@ export class Trainer {
       env_info: this.envInfo,
       config: this.config,
       error: this.error ? this.error.message : null,
+      episodes_issued: run.episodes_issued ?? 0,
+      episodes_in_flight: this.episodesInFlight,
+      episodes_lost: this.disposed ? 0 : (run.episodes_issued ?? 0) - (run.episodes_ingested ?? 0) - this.episodesInFlight - this.lostBeforeRestore,
+      episodes_duplicated: run.episodes_duplicated ?? 0,
+      duplicates_dropped: run.duplicates_dropped ?? 0,
+      divergences: run.divergences ?? 0,
+      last_divergence: this.divergence,
     };
   }
 

@@ -1,6 +1,6 @@
 // An actor worker: its own Pyodide + numpy + robotrain, running whole episodes on request.
 // Started as a module worker by pool.js; speaks the protocol in protocol.js.
-import { MSG, EVENT, errorToJSON, sabRead } from './protocol.js';
+import { MSG, EVENT, errorToJSON, sabRead, SLOW_FACTOR } from './protocol.js';
 import { loadRobotrain, pyTools, pythonErrorMessage } from './pyhost.js';
 
 const BASE_URL = new URL('../', import.meta.url);
@@ -66,6 +66,34 @@ function refreshFromShared() {
   weightsSerial = copied;
 }
 
+// ---- injected faults (fault_crash, fault_hang, fault_slow; the pool decides, see protocol.faultFor) ----
+
+/** Thrown to leave a request without any reply (the worker is crashing or hanging on purpose). */
+class NoReply extends Error {}
+
+/** Make the injected crash or hang happen now; never returns. */
+function injectFault(fault) {
+  self.postMessage({ event: EVENT.FAULT, kind: fault.kind, at_ms: performance.timeOrigin + performance.now() });
+  if (fault.kind === 'hang') pyodideRef.runPython('while True:\n    pass');
+  if (fault.variant === 'close') self.close();
+  else {
+    setTimeout(() => {
+      throw new Error('injected crash (fault_crash)');
+    });
+  }
+  throw new NoReply();
+}
+
+/** A 'slow' fault: hold the finished result (SLOW_FACTOR - 1) x as long again, beating like a busy worker. */
+async function slowDown(id, elapsedMs) {
+  self.postMessage({ event: EVENT.FAULT, kind: 'slow', at_ms: performance.timeOrigin + performance.now() });
+  const until = performance.now() + (SLOW_FACTOR - 1) * elapsedMs;
+  while (performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(LIVE_EVERY_MS, until - performance.now())));
+    self.postMessage({ event: EVENT.HEARTBEAT, request: id });
+  }
+}
+
 function requireActor() {
   if (!actor) throw new Error('worker has no actor yet (INIT first)');
   return actor;
@@ -95,14 +123,16 @@ const handlers = {
     }
     return { serial: weightsSerial };
   },
-  [MSG.RUN]({ id, first_id, stop_id, epsilon, stream }) {
+  async [MSG.RUN]({ id, first_id, stop_id, epsilon, stream, fault }) {
     requireActor();
     refreshFromShared();
     const started = performance.now();
     actor.begin(first_id, stop_id, epsilon, stream ?? 0);
     let lastLive = -Infinity; // the first chunk of every task sends one, so even short tasks show up
     let vectorSteps = 0;
+    const breaks = fault && fault.kind !== 'slow';
     while (!actor.advance(ADVANCE_STEPS)) {
+      if (breaks && vectorSteps === fault.chunk * ADVANCE_STEPS) injectFault(fault);
       vectorSteps += ADVANCE_STEPS;
       const now = performance.now();
       if (now - lastLive >= LIVE_EVERY_MS) {
@@ -120,6 +150,7 @@ const handlers = {
         row.destroy();
       }
     }
+    if (breaks) injectFault(fault); // the task ended before the chosen chunk
     const out = actor.finish();
     let packed;
     try {
@@ -127,6 +158,7 @@ const handlers = {
     } finally {
       out.destroy();
     }
+    if (fault?.kind === 'slow') await slowDown(id, performance.now() - started);
     return {
       result: { packed, ms: performance.now() - started, weights_serial: weightsSerial, heap_bytes: heapBytes(), policy_version: actor.policy_version },
       transfer: [packed.buffer],
@@ -143,13 +175,14 @@ self.onmessage = async (event) => {
     await booting;
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown message type ${JSON.stringify(type)}`);
-    const value = handler(event.data);
+    const value = await handler(event.data);
     if (value && value.transfer) {
       self.postMessage({ id, ok: true, result: value.result }, value.transfer);
     } else {
       self.postMessage({ id, ok: true, result: value });
     }
   } catch (error) {
+    if (error instanceof NoReply) return;
     const json = errorToJSON(error);
     if (error?.type) json.message = pythonErrorMessage(error); // a Python exception: keep its last line
     self.postMessage({ id, ok: false, error: json });

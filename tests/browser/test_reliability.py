@@ -1,0 +1,120 @@
+"""Reliability in Chromium: injected worker crashes, hangs and slow tasks lose and duplicate nothing; a diverged
+learner rolls back; the Content-Security-Policy holds and the page still works under it."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from .helpers import origin_of, stats, wait_for
+
+DRAINED = (
+    "(() => { const s = robotrain.stats(); return s.state === 'paused' && s.episodes_in_flight === 0 && "
+    "s.reliability.held.queued_tasks === 0 && s.reliability.held.pending_requests === 0 && "
+    "s.workers.every(w => w.state === 'idle'); })()"
+)
+
+
+def injected_only(problems: list[str]) -> list[str]:
+    """Console problems other than the injected crashes' own uncaught errors."""
+    return [p for p in problems if "injected crash" not in p]
+
+
+def test_injected_crashes_hangs_and_slow_tasks_lose_and_duplicate_nothing(open_page, base_url):
+    # Three workers, faults far above the acceptance rates, seeded so the run meets every kind of fault.
+    query = "workers=3&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
+    page, log = open_page(f"{base_url}?{query}")
+    wait_for(page, "robotrain.stats().episodes >= 120", 240, "120 episodes under injected faults")
+    page.evaluate("robotrain.pause()")
+    wait_for(page, DRAINED, 120, "the paused run to drain with every worker back")
+    s = stats(page)
+    r = s["reliability"]
+    assert s["errors"] == [], s["errors"]
+    assert s["episodes_lost"] == 0 and s["episodes_duplicated"] == 0
+    assert s["episodes_issued"] == s["episodes"] and s["episodes_in_flight"] == 0
+    ids = [e[0] for e in page.evaluate("robotrain.history()")["episodes"]]
+    assert ids == list(range(s["episodes_issued"])), "every issued episode id ingested exactly once"
+    kinds = r["faults_injected_by_kind"]
+    assert kinds["crash"] > 0 and kinds["hang"] > 0 and kinds["slow"] > 0, kinds
+    # Crashes and hangs are failures; slow tasks are not (they beat and finish).
+    assert r["failures"] == kinds["crash"] + kinds["hang"], r
+    assert r["recovered"] == r["failures"] and r["tasks_failed"] == 0
+    assert r["requeued"] >= r["failures"] - 1  # a crash between tasks has nothing to re-queue
+    detected = {f["kind"] for f in r["recent_failures"]}
+    assert "hang" in detected, "a hung worker is found by its missing heartbeat"
+    for f in r["recent_failures"]:
+        assert f["injected"] in ("crash", "hang"), f
+        assert f["detection_ms"] is not None and f["detection_ms"] < 4000, f
+        assert f["recovered_ms"] is not None, f
+        if f["replacement"] == "spare":
+            assert f["recovered_ms"] < 3000, f
+    spared = [f for f in r["recent_failures"] if f["replacement"] == "spare"]
+    assert spared, f"a booted spare replaces a failed worker: {r['recent_failures']}"
+    assert len(s["workers"]) == 3 and all(w["state"] == "idle" for w in s["workers"])
+    held = r["held"]
+    assert held["workers"] == 3 + held["spares"] and held["spares"] == 2 and held["timers"] == 1
+    # The page said what happened.
+    assert "Fault injection is on" in page.locator("#message").inner_text()
+    assert page.locator("#notice-text").inner_text().startswith("Worker ")
+    assert log.foreign_requests(origin_of(base_url)) == []
+    assert injected_only(log.problems()) == []
+
+
+def test_a_nan_in_the_weights_pauses_rolls_back_and_training_goes_on(open_page, base_url):
+    page, log = open_page(f"{base_url}?mode=main&seed=4&learning_starts=200&autostart=1")
+    wait_for(page, "robotrain.stats().updates >= 150", 120, "learning to start")
+    assert page.evaluate("robotrain.testInjectNaN()") is True
+    wait_for(page, "robotrain.stats().divergences === 1 && robotrain.stats().state === 'paused'", 30, "the rollback")
+    s = stats(page)
+    assert "NaN or Inf in the weights" in s["last_divergence"] and "rolled back" in s["last_divergence"]
+    assert s["errors"] == []
+    notice = page.locator("#notice-text").inner_text()
+    assert "diverged" in notice and "last good weights" in notice
+    model = json.loads(page.evaluate("robotrain.modelText()"))
+    assert "NaN" not in json.dumps(model) and "Infinity" not in json.dumps(model)
+    updates = s["updates"]
+    assert page.evaluate("robotrain.start()") is True
+    wait_for(page, f"robotrain.stats().updates >= {updates + 200}", 120, "training after the rollback")
+    s = stats(page)
+    assert s["divergences"] == 1 and s["loss"] is not None and s["state"] == "running"
+    assert page.evaluate("robotrain.evaluate()").get("mean_return") is not None
+    assert log.problems() == []
+
+
+def test_content_security_policy_holds_and_the_page_still_trains(open_page, base_url):
+    with urllib.request.urlopen(base_url) as response:
+        header = response.headers["Content-Security-Policy"]
+        html = response.read().decode()
+    with urllib.request.urlopen(f"{base_url}js/worker.js") as response:
+        assert response.headers["Content-Security-Policy"] == header, "workers get the policy too"
+    assert "script-src 'self' 'wasm-unsafe-eval';" in header and "'unsafe-eval'" not in header.replace("'wasm-unsafe-eval'", "")
+    assert "connect-src 'self'" in header and "unsafe-inline" not in header
+    assert 'http-equiv="Content-Security-Policy"' in html
+    page, log = open_page(f"{base_url}?workers=1&mode=sync&seed=5&autostart=1")
+    wait_for(page, "robotrain.stats().episodes >= 16", 120, "training under the policy")
+    # Inline script, eval, and a request to another origin are all refused, on the page and in a worker.
+    refused = page.evaluate(
+        """async () => {
+            const script = document.createElement('script');
+            script.textContent = 'window.__inline = 1';
+            document.head.append(script);
+            // A string timer is compiled by the page itself (scripts evaluated by the test are exempt).
+            setTimeout('window.__evaluated = 1', 0);
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            const evalRefused = window.__evaluated === undefined;
+            let fetchRefused = false;
+            try { await fetch('http://198.51.100.7:9/x'); } catch (e) { fetchRefused = true; }
+            return { inline: window.__inline === undefined, evalRefused, fetchRefused };
+        }"""
+    )
+    assert refused == {"inline": True, "evalRefused": True, "fetchRefused": True}
+    worker = next(w for w in page.workers if "robotrain-actor-0" in (w.evaluate("self.name") or ""))
+    assert worker.evaluate(
+        "new Promise((resolve) => { setTimeout('self.__evaluated = 1', 0); setTimeout(() => resolve(self.__evaluated === undefined), 200); })"
+    )
+    s = stats(page)
+    assert s["errors"] == [] and s["workers"][0]["failures"] == 0
+    assert log.foreign_requests(origin_of(base_url)) == []
+    # The only problems are the three refusals this test provoked (the browser reports each one).
+    others = [p for p in log.problems() if "Content Security Policy" not in p and "198.51.100.7" not in p]
+    assert others == []

@@ -319,24 +319,10 @@ await new Promise((resolve) => {
 return gaps;
 """
 
-# One module worker that loads robotrain exactly as the page's workers do and runs robotrain.bench there.
+# One module worker (web/js/bench-worker.js) that loads robotrain exactly as the page's workers do and runs
+# robotrain.bench there.
 ACTOR_JS = """
-const base = new URL('./', location.href).href;
-const source = `
-  import { loadRobotrain } from '${base}js/pyhost.js';
-  const py = await loadRobotrain(new URL('${base}'));
-  self.onmessage = (e) => {
-    try {
-      const out = py.runPython(e.data);
-      self.postMessage({ ok: out, pyodide: py.version });
-    } catch (error) {
-      self.postMessage({ error: String(error) });
-    }
-  };
-  self.postMessage({ ready: true });
-`;
-const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-const worker = new Worker(url, { type: 'module' });
+const worker = new Worker(new URL('js/bench-worker.js', location.href), { type: 'module' });
 const next = () => new Promise((resolve, reject) => {
   worker.onmessage = (e) => (e.data.error ? reject(new Error(e.data.error)) : resolve(e.data));
   worker.onerror = (e) => reject(new Error(e.message || 'worker error'));

@@ -66,13 +66,13 @@ class Plan:
         self.native_repeats = 3 if quick else 5
         self.worker_counts = [1, 2, 12] if quick else [1, 2, 4, 8, 12]
         self.memory_counts = {1, 4, 12}
-        self.warmup_s = 2.0 if quick else 4.0
-        self.window_s = 2.0 if quick else 4.0
+        self.warmup_s = 1.5 if quick else 4.0
+        self.window_s = 1.5 if quick else 4.0
         self.windows = 3 if quick else 5
-        self.startup_repeats = 1 if quick else 3
-        self.solve_cap_s = 75 if quick else 240
+        self.startup_repeats = 0 if quick else 3  # --quick: the 1-worker row's start-up is the figure
+        self.solve_cap_s = 60 if quick else 240
         self.solve_repeats = 1 if quick else 2
-        self.fps_windows = 3 if quick else 5
+        self.fps_windows = 2 if quick else 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,44 +237,41 @@ def playwright_engine(name: str):
             browser.close()
 
 
-def _minibrowser() -> str:
-    out = subprocess.run(["dpkg", "-L", "libwebkit2gtk-4.1-0"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.endswith("/MiniBrowser"):
-            return line
-    raise RuntimeError("MiniBrowser not found (Debian: apt-get install libwebkit2gtk-4.1-0 webkit2gtk-driver)")
+# MiniBrowser is not on PATH: libwebkit2gtk-4.1-0 keeps it in its multiarch library directory.
+MINIBROWSER = next(iter(sorted(Path("/usr/lib").glob("*/webkit2gtk-4.1/MiniBrowser"))), None)
 
 
 @contextlib.contextmanager
 def webkit_engine():
+    """WebKitGTK's MiniBrowser through Selenium under a private Xvfb (as tests/browser/engines.py does)."""
     from selenium import webdriver
+    from selenium.webdriver.webkitgtk.options import Options
     from selenium.webdriver.webkitgtk.service import Service
 
-    display = f":{90 + os.getpid() % 500}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+    if MINIBROWSER is None or shutil.which("WebKitWebDriver") is None or shutil.which("Xvfb") is None:
+        raise RuntimeError("WebKit needs Debian's webkit2gtk-driver and xvfb")
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    old_display = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
     driver = None
     try:
-        time.sleep(1.0)  # Xvfb needs a moment before it accepts clients
-        options = webdriver.WebKitGTKOptions()
-        options.binary_location = _minibrowser()
+        deadline = time.monotonic() + 10  # Xvfb opens its socket within a second or two
+        while not Path(f"/tmp/.X11-unix/X{number}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        options = Options()
+        options.binary_location = str(MINIBROWSER)
         options.add_argument("--automation")
-        driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=shutil.which("WebKitWebDriver")))
+        service = Service(executable_path=shutil.which("WebKitWebDriver"), log_output=subprocess.DEVNULL,
+                          env={**os.environ, "DISPLAY": f":{number}"})
+        driver = webdriver.WebKitGTK(options=options, service=service)
         driver.set_window_size(VIEWPORT["width"], VIEWPORT["height"])
         driver.set_script_timeout(600)
-        version = driver.capabilities.get("browserVersion", "?")
-        yield (lambda: SeleniumTab(driver)), version
+        yield (lambda: SeleniumTab(driver)), driver.capabilities.get("browserVersion", "?")
     finally:
         if driver is not None:
             driver.quit()
         xvfb.terminate()
         xvfb.wait(timeout=10)
-        if old_display is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old_display
 
 
 def engine(name: str):
@@ -478,8 +475,10 @@ class Bench:
         result["rows"] = rows
         return result
 
-    def learning_row(self, mode: str) -> tuple[dict, dict | None]:
-        """Learning on at the page defaults (`mode`, workers auto); also the frame rate in that run."""
+    def learning_row(self, mode: str, keep: bool = False):
+        """Learning on at the page defaults (`mode`, workers auto, seed 0); also the frame rate in that run.
+
+        Returns (row, fps, tab): with `keep` the run goes on in `tab` (the first time-to-solve run)."""
         self.progress.step(f"{mode}, learning on (defaults): starting")
         params = {"env": "cartpole", "mode": mode, "seed": 0}
         tab = self.open(params)
@@ -492,23 +491,29 @@ class Bench:
         if mode != "main":
             self.progress.step(f"{mode}, learning on: frame rate")
             fps = frame_stats(tab, self.plan)
-        self.close(tab)
+        if not keep:
+            self.close(tab)
+            tab = None
         row = {"mode": mode, "workers": len(s["workers"]), "learning": True, **rates}
         self.progress.done(f"{mode:>5} {row['workers']:>2} workers, learning on:  {rates['env_steps_per_s']:>9,.0f} env steps/s")
-        return row, fps
+        return row, fps, tab
 
-    def solve(self) -> dict:
-        """Seconds of training until the mean greedy return reaches 475 (page defaults, cartpole)."""
+    def solve(self, running=None) -> dict:
+        """Seconds of training until the mean greedy return reaches 475 (page defaults, cartpole, seeds 0, 1, ...).
+
+        `running`: a tab already training seed 0 at the defaults (its training time so far counts)."""
         times, steps = [], []
         for i in range(self.plan.solve_repeats):
             self.progress.step(f"cartpole time to solve ({i + 1}/{self.plan.solve_repeats})")
-            tab = self.open({"env": "cartpole", "seed": i})
-            wait(tab, "s.state === 'ready' && s.workers_ready === s.workers.length", 300, "page ready")
-            tab.run("robotrain.start(); return true;")
+            tab = running if i == 0 and running is not None else None
+            if tab is None:
+                tab = self.open({"env": "cartpole", "seed": i})
+                wait(tab, "s.state === 'ready' && s.workers_ready === s.workers.length", 300, "page ready")
+                tab.run("robotrain.start(); return true;")
             cap = self.plan.solve_cap_s
             try:
-                s = wait(tab, f"s.last_eval_return !== null && s.last_eval_return >= {SOLVED_RETURN} || s.finished",
-                         cap, "solved", poll_ms=100)
+                s = wait(tab, f"s.last_eval_return !== null && s.last_eval_return >= {SOLVED_RETURN} || s.finished"
+                         f" || s.training_wall_ms > {cap * 1000}", cap + 120, "solved", poll_ms=100)
             except Exception:  # noqa: BLE001 - a run that did not solve within the cap is a figure, not an error
                 s = tab.run("return robotrain.stats();")
             self.close(tab)
@@ -549,18 +554,20 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
             out["actor"] = {"env_steps_per_s": {k: round(v["env_steps_per_s"], 1) for k, v in actor["actor"].items()}}
             progress.done(f"browser worker K=1 {out['actor']['env_steps_per_s']['1']:,.0f}, K=64 {out['actor']['env_steps_per_s']['64']:,.0f} env steps/s")
             first = bench.first_worker()
-            progress.done(f"first worker ready {statistics.median(first):.2f} s after navigation")
             scaling, memory, pools = [], {}, {}
             for n in plan.worker_counts:
                 row = bench.workers_row(n)
+                if n == 1 and not first:
+                    first = [row["startup_s"]]
                 scaling.extend(row["rows"])
                 pools[str(n)] = round(row["startup_s"], 2)
                 if "memory_ready_mb" in row:
                     memory[str(n)] = {"ready": row["memory_ready_mb"], "after_rollouts": row["memory_after_mb"]}
                 progress.done(f"{n:>2} workers ready {row['startup_s']:.2f} s after navigation"
                               + (f"; memory above blank {row['memory_ready_mb']:,.0f} MB" if "memory_ready_mb" in row else ""))
-            main_row, _ = bench.learning_row("main")
-            default_row, fps = bench.learning_row("sync")
+            progress.done(f"first worker ready {statistics.median(first):.2f} s after navigation")
+            main_row, _, _ = bench.learning_row("main")
+            default_row, fps, running = bench.learning_row("sync", keep=True)
             scaling.extend([main_row, default_row])
             out["scaling"] = scaling
             out["fps"] = fps
@@ -568,7 +575,7 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
                                 "workers_after_rollouts": {k: v["after_rollouts"] for k, v in memory.items()}}
             out["startup_s"] = {"first_worker": round(statistics.median(first), 2), "first_worker_runs": [round(x, 2) for x in first],
                                 "pool": pools}
-            out["time_to_solve_s"] = bench.solve()
+            out["time_to_solve_s"] = bench.solve(running)
     finally:
         server.shutdown()
         server.server_close()

@@ -4,7 +4,7 @@
 import { createUI, formatBytes, formatDuration } from './ui.js';
 import { WorkerPool, autoWorkerCount, MAX_WORKERS } from './pool.js';
 import { Trainer } from './trainer.js';
-import { loadRobotrain, pyTools, loadGlue, pythonErrorMessage } from './pyhost.js';
+import { loadRobotrain, compiledRuntime, pyTools, loadGlue, pythonErrorMessage } from './pyhost.js';
 import { parseURL, parseSetting, parseField, checkWithCore, toQuery, faultsOf, OWN_CONTROL_FIELDS } from './params.js';
 import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from './store.js';
 import { returnData } from './charts.js';
@@ -279,8 +279,10 @@ function boot() {
   booting ??= (async () => {
     ui.setLoading(0.02, 'Loading Python on the page…');
     try {
-      app.pyodide = await loadRobotrain(BASE_URL, (stage, fraction) =>
-        ui.setLoading(fraction * 0.5, `Loading Python on the page (${stage})…`),
+      app.pyodide = await loadRobotrain(
+        BASE_URL,
+        (stage, fraction) => ui.setLoading(fraction * 0.5, `Loading Python on the page (${stage})…`),
+        { runtime: await compiledRuntime(BASE_URL) }, // the same compiled module the workers get
       );
     } catch (error) {
       app.loadError = `Could not load Python on this page: ${error.message}`;
@@ -309,21 +311,14 @@ function boot() {
     for (const param of app.inputErrors.keys()) ui.markInvalid(param, true);
     refreshMessage();
     if (!app.inputErrors.size) rebuild();
+    else ensurePool(0); // started early, before Python could check the settings: nothing runs until they are fixed
     offerResume();
   })();
   return booting;
 }
 
-/** (Re)create the pool to the wanted size and a fresh trainer for the current settings (paused). */
-function rebuild({ restore = null } = {}) {
-  const wasRunning = app.trainer?.state === 'running';
-  app.trainer?.dispose();
-  app.trainer = null;
-  app.trainerError = null;
-  app.replay = null;
-  ui.showReplay(null);
-  ui.clearHistory();
-  const size = workerCount(app.settings);
+/** Create, resize or drop the worker pool so that it has `size` workers (0: none). */
+function ensurePool(size) {
   if (size === 0 && app.pool) {
     app.pool.terminate();
     app.pool = null;
@@ -348,6 +343,18 @@ function rebuild({ restore = null } = {}) {
     app.timings.workers_ready_ms = null;
     app.pool.resize(size);
   }
+}
+
+/** (Re)create the pool to the wanted size and a fresh trainer for the current settings (paused). */
+function rebuild({ restore = null } = {}) {
+  const wasRunning = app.trainer?.state === 'running';
+  app.trainer?.dispose();
+  app.trainer = null;
+  app.trainerError = null;
+  app.replay = null;
+  ui.showReplay(null);
+  ui.clearHistory();
+  ensurePool(workerCount(app.settings));
   app.pool?.setFaults(faultsOf(app.settings));
   try {
     app.trainer = new Trainer({
@@ -989,6 +996,9 @@ window.robotrain = Object.freeze(api);
   }
   refreshMessage();
   requestAnimationFrame(frame);
-  if (!app.inputErrors.size) boot();
-  else ui.setLoading(0, 'Not started.');
+  if (!app.inputErrors.size) {
+    // Workers boot their own Python while the page loads its own (about 4 s each on a 2-core machine), instead of after.
+    ensurePool(workerCount(app.settings));
+    boot();
+  } else ui.setLoading(0, 'Not started.');
 }

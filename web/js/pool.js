@@ -18,6 +18,7 @@ import {
   faultFor,
   checkTrajectories,
 } from './protocol.js';
+import { shareRuntime } from './pyhost.js';
 
 export const MIN_WORKERS = 1;
 export const MAX_WORKERS = 16;
@@ -255,7 +256,9 @@ export class WorkerPool {
   }
 
   _startWorker(name) {
-    return new Worker(this.workerURL, { type: 'module', name });
+    const worker = new Worker(this.workerURL, { type: 'module', name });
+    shareRuntime(worker, new URL('../', this.workerURL)); // the worker waits for it before loading Pyodide
+    return worker;
   }
 
   /** Wire `worker` to `slot` (a fresh one, or a booted spare whose boot facts come along). */

@@ -1,7 +1,7 @@
 // An actor worker: its own Pyodide + numpy + robotrain, running whole episodes on request.
 // Started as a module worker by pool.js; speaks the protocol in protocol.js.
 import { MSG, EVENT, errorToJSON, sabRead, SLOW_FACTOR } from './protocol.js';
-import { loadRobotrain, pyTools, pythonErrorMessage } from './pyhost.js';
+import { loadRobotrain, pyTools, pythonErrorMessage, receiveRuntime } from './pyhost.js';
 
 const BASE_URL = new URL('../', import.meta.url);
 
@@ -17,10 +17,16 @@ const ADVANCE_STEPS = 16; // vector steps between checks of the clock
 
 const heapBytes = () => pyodideRef?._module?.HEAPU8?.length ?? 0;
 
+// The page's compiled Pyodide runtime, which pool.js sends right after spawning this worker (listening starts
+// here, before self.onmessage is set, so the boot message never reaches the protocol handler).
+const runtime = receiveRuntime();
+
 const booting = (async () => {
   const started = performance.now();
-  const pyodide = await loadRobotrain(BASE_URL, (stage, fraction) =>
-    self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
+  const pyodide = await loadRobotrain(
+    BASE_URL,
+    (stage, fraction) => self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
+    { runtime: await runtime },
   );
   tools = pyTools(pyodide);
   pyodideRef = pyodide;

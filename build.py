@@ -560,8 +560,14 @@ TEST_VENV = ROOT / ".venv"
 TEST_REQUIREMENTS = ROOT / "py" / "requirements-test.lock"
 # Marker recording which requirements the venv was last synced with (sha256 of the lock and pyproject).
 TEST_VENV_STAMP = TEST_VENV / ".robotrain-requirements"
-# Debian packages the browser tests drive: executable -> package.
-DEBIAN_TEST_TOOLS = {"chromium": "chromium"}
+# Debian packages the browser tests drive: executable -> package. webkit2gtk-driver depends on
+# libwebkit2gtk-4.1-0, which ships the MiniBrowser the WebKit tests run (off PATH, so not listed here).
+DEBIAN_TEST_TOOLS = {
+    "chromium": "chromium",
+    "firefox-esr": "firefox-esr",
+    "WebKitWebDriver": "webkit2gtk-driver",
+    "Xvfb": "xvfb",
+}
 
 
 def ensure_debian_tools(tools: dict[str, str]) -> None:

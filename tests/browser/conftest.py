@@ -65,13 +65,19 @@ def isolated_base_url(site) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """The one Playwright of the session: its sync API allows one at a time, and Chromium and Firefox share it."""
+    with playwright_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (python3 build.py test installs it)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @dataclass
@@ -84,7 +90,8 @@ class PageLog:
 
     def problems(self) -> list[str]:
         """Console errors and warnings, and uncaught page errors."""
-        bad = [f"console {kind}: {text}" for kind, text in self.console if kind in ("error", "warning")]
+        # Chromium (CDP) calls a warning "warning", Firefox (WebDriver BiDi) "warn".
+        bad = [f"console {kind}: {text}" for kind, text in self.console if kind in ("error", "warning", "warn")]
         return bad + [f"page error: {text}" for text in self.errors]
 
     def foreign_requests(self, origin: str) -> list[str]:

@@ -3,13 +3,19 @@ learner rolls back; the Content-Security-Policy holds and the page still works u
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import urllib.request
 
+import pytest
+
 from .helpers import origin_of, stats, wait_for
 
+# Paused with the pool at rest: nothing queued, nothing owed by a worker. (Sync mode plays the next batch
+# while it learns, so a played batch may wait, in memory, for Start: it counts as in flight, not lost.)
 DRAINED = (
-    "(() => { const s = robotrain.stats(); return s.state === 'paused' && s.episodes_in_flight === 0 && "
+    "(() => { const s = robotrain.stats(); return s.state === 'paused' && "
     "s.reliability.held.queued_tasks === 0 && s.reliability.held.pending_requests === 0 && "
     "s.workers.every(w => w.state === 'idle'); })()"
 )
@@ -31,9 +37,10 @@ def test_injected_crashes_hangs_and_slow_tasks_lose_and_duplicate_nothing(open_p
     r = s["reliability"]
     assert s["errors"] == [], s["errors"]
     assert s["episodes_lost"] == 0 and s["episodes_duplicated"] == 0
-    assert s["episodes_issued"] == s["episodes"] and s["episodes_in_flight"] == 0
+    assert s["episodes_issued"] == s["episodes"] + s["episodes_in_flight"]
+    assert s["episodes_in_flight"] <= s["config"]["batch_episodes"]
     ids = [e[0] for e in page.evaluate("robotrain.history()")["episodes"]]
-    assert ids == list(range(s["episodes_issued"])), "every issued episode id ingested exactly once"
+    assert ids == list(range(s["episodes"])), "every ingested episode id exactly once, none skipped"
     kinds = r["faults_injected_by_kind"]
     assert kinds["crash"] > 0 and kinds["hang"] > 0 and kinds["slow"] > 0, kinds
     # Crashes and hangs are failures; slow tasks are not (they beat and finish).
@@ -78,6 +85,31 @@ def test_a_nan_in_the_weights_pauses_rolls_back_and_training_goes_on(open_page, 
     s = stats(page)
     assert s["divergences"] == 1 and s["loss"] is not None and s["state"] == "running"
     assert page.evaluate("robotrain.evaluate()").get("mean_return") is not None
+    # Files read as data: a model of the wrong shape and a cut-off run card are refused; training goes on.
+    doc = json.loads(page.evaluate("robotrain.modelText()"))
+    raw = base64.b64decode(doc["params_f32_b64"])[:-12]
+    doc["params_f32_b64"] = base64.b64encode(raw).decode()
+    doc["params_sha256"] = hashlib.sha256(raw).hexdigest()
+    card = json.dumps(page.evaluate("robotrain.runCard()"))
+    for name, data, words in [("shape.json", json.dumps(doc), "parameters; hidden sizes"),
+                              ("card.json", card[: len(card) // 3], "not valid JSON")]:
+        result = page.evaluate("([text, name]) => robotrain.loadText(text, name)", [data, name])
+        assert result["ok"] is False and words in result["error"], result
+        assert words in page.locator("#notice-text").inner_text()
+    done = stats(page)["episodes"]
+    wait_for(page, f"robotrain.stats().episodes > {done + 3}", 60, "training after the refused files")
+    assert stats(page)["state"] == "running" and stats(page)["errors"] == []
+    assert log.problems() == []
+
+
+@pytest.mark.parametrize("query", ["fault_crash=2", "fault_hang=-0.1", "fault_slow=abc", "fault_seed=x"])
+def test_bad_fault_parameters_are_named_and_nothing_starts(open_page, base_url, query):
+    page, log = open_page(f"{base_url}?{query}&autostart=1")
+    wait_for(page, "robotrain.stats().state === 'invalid'", 30, "the parameter to be refused")
+    name = query.split("=")[0]
+    text = page.locator("#message").inner_text()
+    assert f'{name} = "{query.split("=")[1]}" is not allowed' in text and "Nothing was started" in text
+    assert stats(page)["workers"] == [] and page.workers == []
     assert log.problems() == []
 
 

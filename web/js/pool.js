@@ -36,8 +36,10 @@ const STALL_MS = 1500;
 const SETTLE_AFTER_STALL_MS = 500; // and only this long after such a gap, when queued messages have arrived
 // Task deadline: DEADLINE_FACTOR x p95 of the recent ms per episode (per stream) x the task's episodes, but
 // never under DEADLINE_MIN_MS; until DEADLINE_MIN_SAMPLES tasks of a stream are measured, FIRST_DEADLINE_MS.
-// The factor leaves room for a 'slow' fault (10x) and for episodes growing longer as the policy learns.
-const DEADLINE_FACTOR = 20;
+// The factor leaves room for a 'slow' fault (10x) on a task that itself ran 2-3x its p95 (busy cores, longer
+// episodes as the policy learns): at 20, one such task in a 2,000-episode run was killed. Hangs are found by
+// the heartbeat; the deadline is for a worker that beats but never finishes.
+const DEADLINE_FACTOR = 40;
 const DEADLINE_MIN_MS = 10_000;
 const FIRST_DEADLINE_MS = 120_000;
 const DEADLINE_MIN_SAMPLES = 8;
@@ -218,7 +220,7 @@ export class WorkerPool {
     }
     while (this.slots.length > size) {
       const slot = this.slots.pop();
-      slot.worker.terminate();
+      slot.worker?.terminate();
       slot.worker = null;
       this.queue.unshift(...this._takePending(slot, new WorkerDied(`worker ${slot.id} was removed`)));
     }
@@ -307,15 +309,18 @@ export class WorkerPool {
   _topUpSpares() {
     if (this.closed || this.spareBootFailures >= MAX_BOOT_FAILURES) return;
     if (this.slots.some((s) => !s.booted && s.failures === 0)) return; // first boots go first (BOOTED retries)
-    while (this.spares.length < this.spareTarget) {
-      const spare = { worker: this._startWorker('robotrain-actor-spare'), booted: false, progress: 0, bootMs: null, heapBytes: null };
-      spare.worker.onmessage = (event) => this._onSpareMessage(spare, event.data);
-      spare.worker.onerror = (event) => {
-        event.preventDefault();
-        this._dropSpare(spare, `a spare worker crashed while starting: ${event.message || 'error event'}`);
-      };
-      this.spares.push(spare);
-    }
+    while (this.spares.length < this.spareTarget) this._addSpare(this._startWorker('robotrain-actor-spare'));
+  }
+
+  _addSpare(worker, progress = 0) {
+    const spare = { worker, booted: false, progress, bootMs: null, heapBytes: null };
+    worker.onmessage = (event) => this._onSpareMessage(spare, event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this._dropSpare(spare, `a spare worker crashed while starting: ${event.message || 'error event'}`);
+    };
+    worker.onmessageerror = null;
+    this.spares.push(spare);
   }
 
   _onSpareMessage(spare, message) {
@@ -326,10 +331,12 @@ export class WorkerPool {
       spare.bootMs = message.ms;
       spare.heapBytes = message.heap_bytes ?? null;
       this.spareBootFailures = 0;
-      // A slot still waiting for its replacement to boot takes this spare if it got further.
+      // A slot still waiting for its replacement to boot takes this spare; its own worker, still booting,
+      // becomes a spare in turn (no boot work is thrown away).
       const waiting = this.slots.find((s) => s.worker && !s.booted && !s.gaveUp && s.failures > 0);
       if (waiting) {
-        waiting.worker.terminate();
+        this._addSpare(waiting.worker, waiting.progress);
+        waiting.worker = null;
         if (waiting.recovering) waiting.recovering.replacement = 'spare booted later';
         this._giveWorker(waiting);
         this.onChange();
@@ -617,7 +624,12 @@ export class WorkerPool {
   _check() {
     if (this.closed) return;
     const now = performance.now();
-    if (now - this.lastCheck > STALL_MS) this.responsiveSince = now;
+    const gap = now - this.lastCheck;
+    if (gap > STALL_MS) {
+      // The page stalled or slept: nobody could answer meanwhile, so deadlines move by the lost time.
+      this.responsiveSince = now;
+      for (const slot of this.slots) if (slot.task) slot.task.deadline += gap;
+    }
     this.lastCheck = now;
     if (now - this.responsiveSince < SETTLE_AFTER_STALL_MS) return;
     for (const slot of this.slots) {

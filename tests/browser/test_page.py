@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .helpers import origin_of, stats, wait_for
@@ -78,6 +80,10 @@ def test_bad_env_and_out_of_range_lanes_are_named_once_python_knows_them(open_pa
     assert 'URL parameter env = "moonwalker" is not allowed: use one of cartpole, acrobot, balancebot' in text
     assert 'URL parameter lanes = "100000" is not allowed: use a whole number from 1 to' in text
     s = stats(page)
+    # The pool starts with the page, before Python can check the env; the bad settings stop it again.
+    deadline = time.monotonic() + 10
+    while page.workers and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     assert s["workers"] == [] and page.workers == []
     assert s["episodes"] == 0 and s["config"] is None
     assert page.evaluate("robotrain.start()") is False

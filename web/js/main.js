@@ -282,7 +282,7 @@ function boot() {
       app.pyodide = await loadRobotrain(
         BASE_URL,
         (stage, fraction) => ui.setLoading(fraction * 0.5, `Loading Python on the page (${stage})…`),
-        { runtime: await compiledRuntime(BASE_URL) }, // the same compiled module the workers get
+        { runtime: await compiledRuntime(BASE_URL), makeSnapshot: true }, // what the workers start from
       );
     } catch (error) {
       app.loadError = `Could not load Python on this page: ${error.message}`;

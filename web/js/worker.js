@@ -17,16 +17,16 @@ const ADVANCE_STEPS = 16; // vector steps between checks of the clock
 
 const heapBytes = () => pyodideRef?._module?.HEAPU8?.length ?? 0;
 
-// The page's compiled Pyodide runtime, which pool.js sends right after spawning this worker (listening starts
-// here, before self.onmessage is set, so the boot message never reaches the protocol handler).
-const runtime = receiveRuntime();
+// The page's compiled Pyodide runtime and interpreter snapshot, which pool.js sends once the page has them
+// (listening starts here, before self.onmessage is set, so the boot message never reaches the protocol handler).
+const bootKit = receiveRuntime();
 
 const booting = (async () => {
   const started = performance.now();
   const pyodide = await loadRobotrain(
     BASE_URL,
     (stage, fraction) => self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
-    { runtime: await runtime },
+    await bootKit,
   );
   tools = pyTools(pyodide);
   pyodideRef = pyodide;

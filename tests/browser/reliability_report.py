@@ -364,7 +364,9 @@ def long_run(session: Session, minutes: float, workers: int) -> dict:
            "pss_growth_after_5_min_pct": growth, "fps_min": min(fps) if fps else None, "fps_median": statistics.median(fps) if fps else None,
            "fps_at_least_55_pct": round(100 * sum(1 for f in fps if f >= 55) / len(fps), 1) if fps else None,
            "held_first": samples[0]["held"] if samples else None, "held_last": samples[-1]["held"] if samples else None,
-           "samples": samples, "errors": s["errors"], "foreign_requests": session.foreign(record)}
+           "samples": samples, "errors": s["errors"], "foreign_requests": session.foreign(record),
+           "failure_records": s["reliability"]["recent_failures"], "last_eval_return": s["last_eval_return"],
+           "best_eval_return": s["best_eval_return"]}
     page.context.close()
     return out
 
@@ -413,7 +415,7 @@ def render(data: dict) -> str:
         inj = f["faults_injected"]
         lines += ["## Injected faults", "",
                   f"`?{f['query']}` — {f['workers']} workers, run until {f['episodes']} episodes ({f['env_steps']:,} env steps), "
-                  f"{f['wall_s'] / 60:.1f} min wall.", "",
+                  f"{f['wall_s'] / 60:.1f} min wall." + (f" {f['note']}" if f.get("note") else ""), "",
                   "| fault / event | count | what the user saw | lost | duplicated |", "|---|---|---|---|---|",
                   f"| crash (uncaught throw or `self.close()`) | {inj.get('crash', 0)} injected | worker tile shows the failure count, "
                   "a notice names the worker and the reason, then that it is back | 0 | 0 |",
@@ -446,15 +448,17 @@ def render(data: dict) -> str:
             seen = r["seen"].replace("|", "\\|") or "–"
             lines.append(f"| {r['input']} | {seen} | {r['state']} | {r['training_untouched']} | {dash(r['lost'])} | {dash(r['duplicated'])} |")
         lines.append("")
-    lg = data.get("long")
-    if lg:
-        lines += ["## Long run without faults", "",
+    for key in sorted(k for k in data if k.startswith("long")):
+        lg = data[key]
+        lines += [f"## Long run without faults ({key})", "",
                   f"`?{lg['query']}`: {lg['minutes']} min with {lg['workers']} workers, {lg['episodes']:,} episodes.", "",
                   f"- Worker failures: {lg['failures']}; lost {lg['episodes_lost']}, duplicated {lg['episodes_duplicated']}.",
                   f"- Whole-browser PSS growth from minute 5 to the end: {lg['pss_growth_after_5_min_pct']} %.",
                   f"- Frame rate (one sample a second): median {lg['fps_median']}, lowest {lg['fps_min']},"
                   f" {lg['fps_at_least_55_pct']} % of samples at 55 FPS or more.",
-                  f"- Held by the pool at the first and last sample: {lg['held_first']} / {lg['held_last']}.", ""]
+                  f"- Held by the pool at the first and last sample: {lg['held_first']} / {lg['held_last']}.",
+                  f"- Errors shown: {lg['errors'] or 'none'}; failure records: {lg.get('failure_records', 'not recorded')}.",
+                  f"- Best greedy eval: {lg.get('best_eval_return', 'not recorded')}." + (f" {lg['note']}" if lg.get("note") else ""), ""]
     lines += ["## Not covered here", "",
               "- The fault run in Firefox and WebKit: this script drives Chromium only (the other engines' smoke tests",
               "  are `tests/browser/test_engines.py`).",
@@ -487,6 +491,7 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=1_000_000, help="total_timesteps of the fault run")
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--long-workers", type=int, default=12)
+    parser.add_argument("--long-key", default="long", help="section name of the long run's figures")
     parser.add_argument("--render-only", action="store_true", help="only regenerate the page from the JSON")
     args = parser.parse_args()
     parts = [] if args.render_only else args.only or ["fault", "inputs", "long"]
@@ -499,6 +504,7 @@ def main() -> int:
                 result = bad_inputs(session)
             else:
                 result = long_run(session, args.minutes, args.long_workers)
+                part = args.long_key
         finally:
             session.close()
         data = json.loads(JSON_OUT.read_text()) if JSON_OUT.exists() else {}  # read late: parts may run at once

@@ -107,7 +107,7 @@ export class WorkerPool {
     this.spareBootFailures = 0;
     this.taskTimes = new Map(); // stream -> recent ms per episode
     this.failures = []; // the last FAILURES_KEPT failure records
-    this.counters = { failures: 0, recovered: 0, requeued: 0, tasks_failed: 0, late_results_dropped: 0, bad_results: 0, faults_injected: 0 };
+    this.counters = { failures: 0, recovered: 0, requeued: 0, tasks_failed: 0, late_results_dropped: 0, bad_results: 0, task_errors: 0, faults_injected: 0 };
     this.faultsInjected = { crash: 0, hang: 0, slow: 0 };
     this.lastCheck = performance.now();
     this.responsiveSince = this.lastCheck;
@@ -528,11 +528,10 @@ export class WorkerPool {
       },
       (error) => {
         if (error instanceof WorkerDied) return; // the entry was re-queued or failed by _onWorkerDied
-        slot.running -= 1;
-        slot.task = null;
-        entry.reject(error);
-        this.onChange();
-        this._pump();
+        // The task threw in the worker. The worker's state is unknown: replace it and run the task again
+        // elsewhere; a task that always throws fails after MAX_TASK_ATTEMPTS with the worker's message.
+        this.counters.task_errors += 1;
+        this._onWorkerDied(slot, worker, error.message, 'task error', entry);
       },
     );
   }
@@ -654,14 +653,17 @@ export class WorkerPool {
    * A worker failed: terminate it, re-queue its unfinished tasks (front of the queue, same ids), reject its
    * other requests, and give the slot a spare or a new worker.
    */
-  _onWorkerDied(slot, worker, reason, kind = 'crash') {
+  _onWorkerDied(slot, worker, reason, kind = 'crash', answered = null) {
     if (worker !== slot.worker || this.closed) return;
     worker.terminate();
     const detected = performance.now();
     slot.failures += 1;
     this.counters.failures += 1;
     const requeue = [];
-    for (const entry of this._takePending(slot, new WorkerDied(reason))) {
+    const entries = this._takePending(slot, new WorkerDied(reason));
+    // `answered`: the task whose reply (an error or a broken result) was the failure; no longer pending.
+    if (answered && !answered.settled) entries.push(answered);
+    for (const entry of entries) {
       entry.attempts += 1;
       if (entry.attempts >= MAX_TASK_ATTEMPTS) {
         this.counters.tasks_failed += 1;

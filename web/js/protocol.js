@@ -135,16 +135,28 @@ export function sabSerial(sab) {
   return Atomics.load(new Int32Array(sab, 0, 4), 1);
 }
 
+// How long a reader waits for a write in progress. A write takes microseconds, but the page's thread can be
+// descheduled in the middle of one: on two cores with a load average of 22, a fixed 100,000 spins (~1 ms)
+// gave up once in a 30-minute run and stopped training.
+const SAB_READ_TIMEOUT_MS = 5000;
+
 /** Copy the current weights out of the SAB with `copy(view)`; returns the serial that was copied. */
 export function sabRead(sab, copy) {
   const control = new Int32Array(sab, 0, 4);
-  for (let attempt = 0; attempt < 100000; attempt++) {
+  const started = performance.now();
+  for (let attempt = 0; ; attempt++) {
     const before = Atomics.load(control, 0);
-    if (before & 1) continue;
-    const serial = Atomics.load(control, 1);
-    const length = Atomics.load(control, 2);
-    copy(new Float32Array(sab, SAB_CONTROL_BYTES, length));
-    if (Atomics.load(control, 0) === before) return serial;
+    if (!(before & 1)) {
+      const serial = Atomics.load(control, 1);
+      const length = Atomics.load(control, 2);
+      copy(new Float32Array(sab, SAB_CONTROL_BYTES, length));
+      if (Atomics.load(control, 0) === before) return serial;
+    }
+    if (attempt >= 1000) {
+      if (performance.now() - started > SAB_READ_TIMEOUT_MS) break;
+      // Let the writer run: sleep 1 ms (workers may block; this is only called in workers).
+      Atomics.wait(control, 3, 0, 1);
+    }
   }
-  throw new Error('weights buffer stayed busy; giving up');
+  throw new Error(`weights buffer stayed busy for ${SAB_READ_TIMEOUT_MS / 1000} s; giving up`);
 }

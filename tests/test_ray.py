@@ -17,9 +17,9 @@ from robotrain.train import evaluate, stayed_solved, train_serial
 SHORT_STEPS = 5_000
 # Four tasks per synchronous batch, so two actors really share every batch.
 SHORT = {"seed": 3, "batch_episodes": 16, "episodes_per_task": 4, "eval_interval": 1_000}
-# Default-config cartpole with this seed solves at 17,307 env steps and stays solved (the sync curve is the serial
-# curve, so `python -m robotrain.train --seed 1 --stop-when-stable` shows it; re-pick if cartpole's defaults change).
-SOLVE_SEED = 1
+# Default-config cartpole with this seed solves at 22,519 env steps and stays solved (the sync curve is the serial
+# curve, so `python -m robotrain.train --seed 5 --stop-when-stable` shows it; re-pick if cartpole's defaults change).
+SOLVE_SEED = 5
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,9 @@ def test_sync_curve_does_not_depend_on_actors_and_equals_serial(local_ray, seria
         assert run.history() == serial_short.history(), f"{n} actor(s)"
         assert np.array_equal(run.weights_packed(), serial_short.weights_packed())
         assert len(run.evals) >= 4 and run.backend_stats["mode"] == "sync"
-        assert run.backend_stats["actors"] == n and run.backend_stats["mean_staleness"] == 0.0
+        # The policy lags the data by one batch (Run's pipeline), by the same versions as in the serial run.
+        assert run.backend_stats["actors"] == n and run.staleness == serial_short.staleness
+        assert max(run.staleness) > 0
         assert_exactly_once(run)
 
 

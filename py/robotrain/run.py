@@ -8,10 +8,13 @@ The host only moves buffers between ``Run`` and its actors:
     run.learn(run.updates_due)            # as many updates as the schedule has earned (or a slice of them)
     if run.eval_due(): run.ingest_eval(actor.run(**run.plan_eval()))
 
-Synchronous mode (the design document's plan) plans ``batch_episodes`` ids, waits for all of them, ingests
-them in id order and then learns every due update. Because episodes depend only on their ids, the weights
-and epsilon, and the learner only on the order of ingest, the learning curve for a seed is then the same for
-any number of actors or lanes.
+Synchronous mode (the design document's plan) is a pipeline of batches of ``batch_episodes`` ids. Batch k
+is planned and handed to the actors with the weights published after batch k - 1; while the actors play it,
+the learner runs every update that the batches ingested before it earned; then batch k is ingested in id
+order and the new weights are published. So the learner never waits for the actors (nor they for it, beyond
+the batch boundary) and the policy lags the data by one batch. Because episodes depend only on their ids,
+the weights and epsilon, and the learner only on the order of ingest, the learning curve for a seed is the
+same for any number of actors or lanes, and on every host (``train.sync_batch`` is the reference).
 """
 
 import io
@@ -79,15 +82,19 @@ class Run:
             return c.end_e
         return max(c.end_e, c.start_e + (c.end_e - c.start_e) * self.env_steps / duration)
 
-    def plan_tasks(self, n_episodes: int | None = None) -> list[dict]:
-        """Allocate the next ``n_episodes`` training ids (default ``batch_episodes``), split into tasks."""
+    def plan_tasks(self, n_episodes: int | None = None, episodes_per_task: int | None = None) -> list[dict]:
+        """Allocate the next ``n_episodes`` training ids (default ``batch_episodes``), split into tasks of
+        ``episodes_per_task`` ids (default the config's). The split never changes an episode."""
         n = self.config.batch_episodes if n_episodes is None else int(n_episodes)
+        per = self.config.episodes_per_task if episodes_per_task is None else int(episodes_per_task)
         if n < 1:
             raise ValueError(f"plan_tasks needs at least one episode, got {n}")
+        if per < 1:
+            raise ValueError(f"plan_tasks needs at least one episode per task, got {per}")
         first, stop = self.next_episode_id, self.next_episode_id + n
         self.next_episode_id = stop
         self.ingested.extend(bytes(n))
-        eps, version, per = self.epsilon(), self.policy_version, self.config.episodes_per_task
+        eps, version = self.epsilon(), self.policy_version
         return [{"first_id": a, "stop_id": min(a + per, stop), "epsilon": eps, "policy_version": version,
                  "stream": TRAIN_STREAM} for a in range(first, stop, per)]
 

@@ -48,11 +48,13 @@ def train_serial(config: Config, progress=None, stop_when_stable: bool = False, 
 
 
 def sync_batch(run: Run, actor: Actor, evaluator: Actor) -> None:
-    """One synchronous batch in this process: play it, ingest it, learn every due update, evaluate if due."""
+    """One synchronous batch in this process, in the order every host keeps (see ``Run``): play the batch with
+    the current weights, learn the updates earned by the batches before it, ingest it, evaluate if due."""
     actor.set_weights(run.weights_packed())
-    for task in run.plan_tasks():
-        run.ingest(actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
+    results = [actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]) for task in run.plan_tasks()]
     run.learn(run.updates_due)
+    for packed in results:
+        run.ingest(packed)
     if run.eval_due():
         task = run.plan_eval()
         evaluator.set_weights(run.weights_packed())

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import json
 
+from robotrain.actor import Actor
+from robotrain.config import Config
+from robotrain.run import Run
+from robotrain.train import sync_batch
+
 from .helpers import origin_of, stats, wait_for
 
 FIRST_EPISODES = 100  # sync determinism is checked over episode ids 0..99
@@ -68,13 +73,26 @@ def first_episodes(history: dict) -> list:
     return episodes
 
 
+def cpython_first_episodes(config: Config) -> list:
+    """The command-line trainer's first FIRST_EPISODES episodes for ``config`` (train.sync_batch's order)."""
+    run = Run(config)
+    actor = Actor(config.env_id, config.seed, config.lanes, config.hidden_sizes)
+    evaluator = Actor(config.env_id, config.seed, config.eval_episodes, config.hidden_sizes)
+    while len(run.episodes) < FIRST_EPISODES:
+        sync_batch(run, actor, evaluator)
+    return [list(e) for e in sorted(run.episodes) if e[0] < FIRST_EPISODES]
+
+
 def test_sync_mode_gives_the_same_history_with_1_and_3_workers(open_page, base_url):
-    # batch=24 makes three tasks of 8 episodes per batch, so three workers really share each batch.
+    # batch=24: one worker plays each batch as one task of 24 episodes, three workers as three tasks of 8.
     one, s1 = sync_history(open_page, f"{base_url}?mode=sync&seed=0&batch=24&workers=1&autostart=1", "sync, 1 worker")
     three, s3 = sync_history(open_page, f"{base_url}?mode=sync&seed=0&batch=24&workers=3&autostart=1", "sync, 3 workers")
     assert sum(1 for w in s3["workers"] if w["tasks"] > 0) >= 2, s3["workers"]
     assert s1["updates"] > 0, "learning must have started within the compared episodes"
     assert first_episodes(one) == first_episodes(three)
+    # The same schedule as the command-line trainer: learning already shapes these episodes (updates > 0
+    # above), so a different order of acting, learning and ingesting would show here.
+    assert first_episodes(one) == cpython_first_episodes(Config.for_env("cartpole", seed=0, batch_episodes=24))
     steps = sum(e[2] for e in first_episodes(one))
     evals_one = [e for e in one["evals"] if e[0] <= steps]
     evals_three = [e for e in three["evals"] if e[0] <= steps]

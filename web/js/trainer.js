@@ -352,8 +352,8 @@ export class Trainer {
     }
   }
 
-  _plan(n) {
-    return this._timed('plan', () => this.tools.toJSON(this.run.plan_tasks(n)));
+  _plan(n, perTask = undefined) {
+    return this._timed('plan', () => this.tools.toJSON(this.run.plan_tasks(n, perTask)));
   }
 
   _planEval() {
@@ -513,6 +513,27 @@ export class Trainer {
 
   // ---- sync (and main) mode -------------------------------------------------------------------------
 
+  /**
+   * Sync mode: episodes per task so that each worker gets one task of the batch and plays all its episodes
+   * on its lanes at once (fewer, fuller tasks: less per-task overhead and a shorter batch). The split does
+   * not change the curve: episodes depend only on their ids.
+   */
+  _syncEpisodesPerTask() {
+    if (!this.pool) return this.config.episodes_per_task;
+    return Math.max(1, Math.ceil(this.config.batch_episodes / Math.max(1, this.pool.size)));
+  }
+
+  /** Learn every due update in slices of about LEARN_SLICE_MS, yielding to the page between them. */
+  async _learnDue() {
+    while (!this._stopped) {
+      await this._gate();
+      const due = this.run.updates_due;
+      if (due <= 0 || this._stopped) return;
+      this._learnSlice(due);
+      await yieldTask();
+    }
+  }
+
   async _syncLoop() {
     while (!this._stopped) {
       this._checkBudget();
@@ -524,10 +545,16 @@ export class Trainer {
         this._ingestEval(result);
         continue;
       }
-      const tasks = this._plan(this.config.batch_episodes);
+      // Batch k goes to the actors with the weights published after batch k - 1; while they play it, this
+      // thread runs the updates that the earlier batches earned (Run's pipeline, train.sync_batch's order).
+      const tasks = this._plan(this.config.batch_episodes, this._syncEpisodesPerTask());
+      const playing = this.pool ? Promise.all(tasks.map((task) => this._execute(task))) : null;
+      playing?.catch(() => {}); // a failure is rethrown by the await below, after the learning slices
+      await this._learnDue();
+      if (this._stopped) return;
       let results;
-      if (this.pool) {
-        results = await Promise.all(tasks.map((task) => this._execute(task)));
+      if (playing) {
+        results = await playing;
       } else {
         results = [];
         for (const task of tasks) {
@@ -539,13 +566,6 @@ export class Trainer {
       for (const result of results) this._ingest(result); // tasks come in id order
       this.onChange();
       await yieldTask();
-      while (!this._stopped) {
-        await this._gate();
-        const due = this.run.updates_due;
-        if (due <= 0 || this._stopped) break;
-        this._learnSlice(due);
-        await yieldTask();
-      }
       if (this._stopped) return;
       this.batches += 1;
       if (this.batches % this.config.publish_every === 0) this._publish();

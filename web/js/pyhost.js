@@ -100,6 +100,12 @@ export async function loadRobotrain(baseURL, onProgress = () => {}, { runtime = 
       }),
     );
     if (makeSnapshot) snapshotReady(pyodide.makeMemorySnapshot());
+    if (snapshot) {
+      // The restored heap is a copy: free the 20 MB snapshot now (Pyodide keeps its options for the interpreter's
+      // lifetime, and an idle worker may not collect garbage for a long time). transfer(0) frees the bytes at once.
+      if (pyodide._api?.config) pyodide._api.config._loadSnapshot = null;
+      snapshot.buffer.transfer?.(0);
+    }
   } finally {
     if (makeSnapshot) snapshotReady(null); // no-op once resolved; otherwise workers start without a snapshot
   }

@@ -23,11 +23,13 @@ const bootKit = receiveRuntime();
 
 const booting = (async () => {
   const started = performance.now();
+  const kit = await bootKit;
   const pyodide = await loadRobotrain(
     BASE_URL,
     (stage, fraction) => self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
-    await bootKit,
+    kit,
   );
+  kit.snapshot = null; // the interpreter holds its own copy now; this one (20 MB) can be collected
   tools = pyTools(pyodide);
   pyodideRef = pyodide;
   ActorClass = pyodide.pyimport('robotrain.actor').Actor;

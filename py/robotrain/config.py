@@ -172,7 +172,8 @@ def _field_docs(cls) -> dict[str, str]:
 # Per-env defaults: only what differs from the dataclass defaults (which are cartpole's).
 ENV_DEFAULTS: dict[str, dict] = {
     "cartpole": {},
-    "acrobot": {"total_timesteps": 100_000, "buffer_size": 100_000, "exploration_fraction": 0.1, "train_frequency": 1},
+    "acrobot": {"total_timesteps": 100_000, "buffer_size": 100_000, "exploration_fraction": 0.1, "train_frequency": 1,
+                "learning_rate": 5e-4, "end_learning_rate": 5e-5},
     "balancebot": {"total_timesteps": 400_000, "buffer_size": 200_000, "exploration_fraction": 0.1,
                    "learning_rate": 5e-4, "end_learning_rate": 5e-5, "train_frequency": 4, "lanes": 2, "episodes_per_task": 1,
                    "batch_episodes": 2, "eval_interval": 20_000},

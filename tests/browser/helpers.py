@@ -39,3 +39,10 @@ def wait_for(page, expression: str, timeout_s: float, what: str):
         page.wait_for_timeout(500)
     snapshot = page.evaluate("JSON.stringify(window.robotrain ? robotrain.stats() : null)")
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}; stats: {snapshot}")
+
+
+def wait_workers_gone(page, timeout_s: float = 10) -> None:
+    """Wait until the page has no Web Workers left (the pool starts with the page; bad settings stop it)."""
+    deadline = time.monotonic() + timeout_s
+    while page.workers and time.monotonic() < deadline:
+        page.wait_for_timeout(100)

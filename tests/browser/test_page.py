@@ -21,7 +21,8 @@ def test_page_loads_cleanly_from_its_own_origin(open_page, base_url):
     assert s["episodes"] == 0 and s["updates"] == 0, "nothing trains before Start"
     assert page.locator("#message").is_hidden()
     assert page.locator("#start").is_enabled()
-    assert page.locator("#loading-text").inner_text() == "Workers ready: 2 of 2."
+    # The bar is redrawn a few times a second, so it may trail stats() by a moment.
+    wait_for(page, "document.querySelector('#loading-text').innerText === 'Workers ready: 2 of 2.'", 5, "the loading bar")
     # Everything fits a 1280x720 window without horizontal scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert log.requests, "no requests recorded"

@@ -15,7 +15,7 @@ import struct
 import pytest
 
 from .conftest import VIEWPORT, PageLog
-from .helpers import stats, wait_for
+from .helpers import stats, wait_for, wait_workers_gone
 
 
 def _open(browser, url: str, context=None):
@@ -320,7 +320,9 @@ def test_worker_tiles_memory_charts_and_background_tab(open_page, base_url):
     # While Pyodide starts in each worker: a tile per worker in state 'starting' with its own loading bar.
     wait_for(page, "document.querySelectorAll('.worker[data-state=starting] progress:not([hidden])').length === 2",
              60, "two starting tiles with loading bars")
-    assert "Starting workers" in page.locator("#loading-text").inner_text()
+    # The page's own Python loads while the workers start; the bar says which one it is waiting for.
+    loading = page.locator("#loading-text").inner_text()
+    assert "Starting workers" in loading or "Loading Python on the page" in loading, loading
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().episodes >= 40", 180, "2 workers training")
     tiles = page.locator(".worker")
     assert tiles.count() == 2
@@ -374,6 +376,7 @@ def test_invalid_shared_config_in_the_url_is_named_and_nothing_starts(open_page,
     wait_for(page, "robotrain.stats().state === 'invalid'", 60, "the shared config to be rejected")
     assert words in page.locator("#message").inner_text()
     assert page.locator(f"#cfg-{field}-error").inner_text() != ""
+    wait_workers_gone(page)
     s = stats(page)
     assert s["workers"] == [] and page.workers == [] and s["config"] is None
     assert page.evaluate("robotrain.start()") is False

@@ -32,15 +32,8 @@ sys.path.insert(0, str(ROOT))
 import build  # noqa: E402
 
 from tests.bench import chart  # noqa: E402
+from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 720}
 SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
 # Learning off: no update ever (learning_starts beyond any run), no evaluation, a budget nobody reaches, and
 # one fixed batch of 384 episodes in tasks of 16 (2 tasks per worker at 12 workers) so every worker count

@@ -88,6 +88,17 @@ class PageLog:
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
+    @classmethod
+    def new_page(cls, context):
+        """A new page of a Playwright ``context`` and the PageLog recording it (and the context's requests)."""
+        log = cls()
+        context.on("request", lambda request: log.requests.append(request.url))
+        page = context.new_page()
+        page.on("console", lambda message: log.console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: log.errors.append(str(error)))
+        page.on("worker", lambda worker: worker.on("console", lambda m: log.console.append((m.type, m.text))))
+        return page, log
+
     def problems(self) -> list[str]:
         """Console errors and warnings, and uncaught page errors."""
         # Chromium (CDP) calls a warning "warning", Firefox (WebDriver BiDi) "warn".
@@ -114,12 +125,7 @@ def open_page(browser):
     def opener(url: str):
         context = browser.new_context(viewport=VIEWPORT)
         contexts.append(context)
-        log = PageLog()
-        context.on("request", lambda request: log.requests.append(request.url))
-        page = context.new_page()
-        page.on("console", lambda message: log.console.append((message.type, message.text)))
-        page.on("pageerror", lambda error: log.errors.append(str(error)))
-        page.on("worker", lambda worker: worker.on("console", lambda m: log.console.append((m.type, m.text))))
+        page, log = PageLog.new_page(context)
         page.goto(url)
         return page, log
 

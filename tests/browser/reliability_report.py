@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 import build  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
+
 JSON_OUT = ROOT / "docs" / "reliability.json"
 MD_OUT = ROOT / "docs" / "reliability.md"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ACCEPTANCE_FAULTS = {"fault_crash": 0.05, "fault_hang": 0.01, "fault_slow": 0.05}
 
 

@@ -102,12 +102,7 @@ def _check_loaded(js, doc: dict, name: str):
 def test_firefox_smoke(firefox, base_url, foreign_trap, tmp_path):
     context = firefox.new_context(viewport=VIEWPORT, accept_downloads=True)
     try:
-        log = PageLog()
-        context.on("request", lambda request: log.requests.append(request.url))
-        page = context.new_page()
-        page.on("console", lambda m: log.console.append((m.type, m.text)))
-        page.on("pageerror", lambda e: log.errors.append(str(e)))
-        page.on("worker", lambda w: w.on("console", lambda m: log.console.append((m.type, m.text))))
+        page, log = PageLog.new_page(context)
         page.goto(base_url + SMOKE_QUERY)
 
         def js(expression):

@@ -20,11 +20,7 @@ from .helpers import stats, wait_for, wait_workers_gone
 
 def _open(browser, url: str, context=None):
     context = context or browser.new_context(viewport=VIEWPORT)
-    log = PageLog()
-    page = context.new_page()
-    page.on("console", lambda m: log.console.append((m.type, m.text)))
-    page.on("pageerror", lambda e: log.errors.append(str(e)))
-    page.on("worker", lambda w: w.on("console", lambda m: log.console.append((m.type, m.text))))
+    page, log = PageLog.new_page(context)
     page.goto(url)
     return context, page, log
 

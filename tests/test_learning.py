@@ -235,6 +235,24 @@ def test_episode_depends_on_id_not_on_lane_or_task():
     assert any(not np.array_equal(one_lane[e][2], other_seed[e][2]) for e in one_lane)
 
 
+def test_set_lanes_changes_speed_not_episodes():
+    actor = make_actor(1)
+    reference = actor.run(0, 12, 0.5)
+    for lanes in (7, 64, 2):
+        actor.set_lanes(lanes)
+        assert actor.lanes == lanes == actor.env.num_envs
+        assert np.array_equal(actor.run(0, 12, 0.5), reference)
+    actor.begin(0, 3, 0.5)
+    with pytest.raises(ValueError, match="in progress"):
+        actor.set_lanes(4)
+    actor.advance(None)
+    actor.finish()
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="lanes"):
+            actor.set_lanes(bad)
+    assert actor.lanes == 2
+
+
 def test_actor_transitions_chain_and_flags():
     for ret, term, tr in episodes_by_id(make_actor(4).run(0, 9, 0.2)).values():
         assert np.array_equal(tr[1:, 0:4], tr[:-1, 6:10])  # next_obs of step t is obs of step t+1

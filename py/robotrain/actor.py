@@ -23,6 +23,7 @@ class Actor:
     def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes=(64, 64)):
         if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+        self.env_id = env_id
         self.env = make(env_id, int(lanes), run_seed)
         self.run_seed = int(run_seed)
         self.lanes = int(lanes)
@@ -36,6 +37,17 @@ class Actor:
     @property
     def num_params(self) -> int:
         return len(self.net.params)
+
+    def set_lanes(self, lanes: int) -> None:
+        """Play later tasks on ``lanes`` lanes (the page's adaptive task sizing). Episodes depend only on their
+        ids, so this changes speed, never results; the weights are kept."""
+        if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
+            raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+        if self._task is not None:
+            raise ValueError("cannot change lanes while a task is in progress")
+        if int(lanes) != self.lanes:
+            self.env = make(self.env_id, int(lanes), self.run_seed)
+            self.lanes = int(lanes)
 
     def set_weights(self, packed: np.ndarray) -> None:
         """Load a packed weight vector (codec KIND_WEIGHTS); ``ValueError`` if it does not fit this network."""
@@ -67,6 +79,9 @@ class Actor:
                 steps += 1
             except StopIteration as done:
                 self._result = done.value
+            except BaseException:
+                self._task = None  # a failed task is over; the actor takes the next one
+                raise
         return self._result is not None
 
     def finish(self) -> np.ndarray:

@@ -46,6 +46,10 @@ def test_four_workers_train_cartpole_and_the_evaluated_return_rises(open_page, b
     assert all(w["episodes"] > 0 and w["failures"] == 0 for w in s["workers"]), s["workers"]
     assert s["updates"] > 0 and s["policy_version"] > 0
     assert s["staleness"]["max"] >= 1, "async results should sometimes come from older weights"
+    # Adaptive task sizing (the default): tasks sized from measured worker time, as many lanes as episodes.
+    sizing = s["task_sizing"]
+    assert sizing["adaptive"] and sizing["tasks"] > 0 and sizing["ms_per_episode"] > 0, sizing
+    assert sizing["lanes"] == min(sizing["episodes_per_task"], 64), sizing
     history = page.evaluate("robotrain.history()")
     ids = [e[0] for e in history["episodes"]]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -88,6 +92,8 @@ def test_sync_mode_gives_the_same_history_with_1_and_3_workers(open_page, base_u
     one, s1 = sync_history(open_page, f"{base_url}?mode=sync&seed=0&batch=24&workers=1&autostart=1", "sync, 1 worker")
     three, s3 = sync_history(open_page, f"{base_url}?mode=sync&seed=0&batch=24&workers=3&autostart=1", "sync, 3 workers")
     assert sum(1 for w in s3["workers"] if w["tasks"] > 0) >= 2, s3["workers"]
+    # Adaptive sizing plays each worker's share on as many lanes (24 and 8; the CPython trainer below uses 8).
+    assert s1["task_sizing"]["lanes_last"] == 24 and s3["task_sizing"]["lanes_last"] == 8
     assert s1["updates"] > 0, "learning must have started within the compared episodes"
     assert first_episodes(one) == first_episodes(three)
     # The same schedule as the command-line trainer: learning already shapes these episodes (updates > 0
@@ -100,7 +106,7 @@ def test_sync_mode_gives_the_same_history_with_1_and_3_workers(open_page, base_u
 
 
 def test_main_mode_trains_without_workers(open_page, base_url):
-    page, log = open_page(f"{base_url}?mode=main&seed=0&autostart=1")
+    page, log = open_page(f"{base_url}?mode=main&seed=0&sizing=fixed&autostart=1")
     wait_for(
         page,
         "(() => { const s = robotrain.stats(); return s.updates > 0 && s.last_eval_return !== null; })()",
@@ -110,6 +116,9 @@ def test_main_mode_trains_without_workers(open_page, base_url):
     s = stats(page)
     report("main thread", s)
     assert s["mode"] == "main" and s["workers"] == [] and page.workers == []
+    # sizing=fixed: the config's lanes (8) and episodes per task (2), whatever the measurements.
+    sizing = s["task_sizing"]
+    assert not sizing["adaptive"] and sizing["lanes_last"] == 8 and sizing["episodes_per_task"] == 2, sizing
     history = page.evaluate("robotrain.history()")
     assert len(history["evals"]) >= 1
     returns = [e[1] for e in history["episodes"]]

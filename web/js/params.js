@@ -4,7 +4,7 @@ import { MIN_WORKERS, MAX_WORKERS } from './pool.js';
 import { MODES } from './trainer.js';
 
 export const PARAM_NAMES = Object.freeze([
-  'env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'autostart',
+  'env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'sizing', 'autostart',
   'fault_crash', 'fault_hang', 'fault_slow', 'fault_seed',
 ]);
 // Fault injection for tests and demos (pool.js, protocol.faultFor): the probability that a task attempt
@@ -19,7 +19,8 @@ export const DEFAULTS = Object.freeze({
   mode: 'sync', // the design document's plan: the curve for a seed is the CPython trainer's, whatever the worker count
   seed: 0,
   batch: null, // null: the config's default (batch_episodes)
-  lanes: null, // null: the config's default (lanes)
+  lanes: null, // null: the config's default (lanes), or the sizer's pick when sizing is auto
+  sizing: 'auto', // task sizing (sizing.js): 'auto' picks episodes per task and lanes; 'fixed' uses the config's
   autostart: false,
   fault_crash: 0,
   fault_hang: 0,
@@ -64,6 +65,9 @@ export function parseSetting(name, raw) {
       if (text === '' || text === 'default') return { value: null };
       if (isWholeNumber(text) && Number(text) >= 1) return { value: Number(text) };
       return { error: problem(name, raw, 'use a whole number of at least 1 (or leave it out for the default)') };
+    case 'sizing':
+      if (text === 'auto' || text === 'fixed') return { value: text };
+      return { error: problem(name, raw, 'use auto or fixed') };
     case 'autostart':
       if (TRUE_WORDS.includes(text.toLowerCase())) return { value: true };
       if (FALSE_WORDS.includes(text.toLowerCase())) return { value: false };

@@ -400,7 +400,7 @@ export class WorkerPool {
   // ---- tasks ------------------------------------------------------------------------------------
 
   /**
-   * Queue a task {first_id, stop_id, epsilon, stream}; resolves with {packed: Float32Array, ms, worker}
+   * Queue a task {first_id, stop_id, epsilon, stream, lanes?}; resolves with {packed: Float32Array, ms, worker}
    * (a checked, complete result for exactly this task's episode ids) once, or rejects once.
    * `priority` puts it at the front of the queue (evaluations).
    */
@@ -494,7 +494,7 @@ export class WorkerPool {
       );
     }
     slot.running += 1;
-    const { first_id, stop_id, epsilon, stream } = entry.task;
+    const { first_id, stop_id, epsilon, stream, lanes } = entry.task;
     const episodes = stop_id - first_id;
     const fault = faultFor(this.faults, entry.task, entry.attempts);
     const started = performance.now();
@@ -502,7 +502,7 @@ export class WorkerPool {
     slot.lastHeard = Math.max(slot.lastHeard, started);
     this.onChange();
     const worker = slot.worker;
-    this._request(slot, MSG.RUN, { first_id, stop_id, epsilon, stream, fault }, [], entry).then(
+    this._request(slot, MSG.RUN, { first_id, stop_id, epsilon, stream, lanes, fault }, [], entry).then(
       (result) => {
         if (worker !== slot.worker) return; // its worker was declared dead meanwhile; the task was re-queued
         const problem = checkTrajectories(result?.packed, entry.task);

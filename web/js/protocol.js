@@ -7,7 +7,8 @@
 export const MSG = Object.freeze({
   INIT: 'init', // {env_id, run_seed, lanes, hidden_sizes} -> {} ; (re)creates the worker's Actor
   SET_WEIGHTS: 'set_weights', // {serial, weights: Float32Array} or {serial, sab: SharedArrayBuffer} -> {serial}
-  // {first_id, stop_id, epsilon, stream, fault: null | {kind, variant, chunk}} ->
+  // {first_id, stop_id, epsilon, stream, lanes (optional: play on this many lanes), fault: null | {kind, variant,
+  // chunk}} ->
   // {packed: Float32Array (transferred), ms, weights_serial, heap_bytes, policy_version}
   RUN: 'run',
   PING: 'ping', // {} -> {booted, actor, weights_serial}

@@ -3,6 +3,7 @@
 import { yieldTask, sleep, SliceBudget, RateMeter } from './schedule.js';
 import { CancelledError } from './pool.js';
 import { pythonErrorMessage } from './pyhost.js';
+import { TaskSizer } from './sizing.js';
 
 export const MODES = Object.freeze(['main', 'sync', 'async']);
 const EVAL_STREAM = 1;
@@ -50,7 +51,7 @@ function asError(error, what) {
 export class Trainer {
   /**
    * pyodide, tools: the main thread's interpreter and pyTools(pyodide);
-   * pool: a WorkerPool (null in 'main' mode); settings: {env, mode, seed, batch, lanes};
+   * pool: a WorkerPool (null in 'main' mode); settings: {env, mode, seed, batch, lanes, sizing};
    * callbacks: {onError(error), onChange()}.
    */
   constructor({ pyodide, tools, glue, pool, settings, restore = null, callbacks = {} }) {
@@ -137,6 +138,13 @@ export class Trainer {
       throw asError(error, this.restore ? 'saved run' : 'configuration');
     }
     this.config = tools.toJSON(config.to_dict());
+    // Task sizing (sizing.js): 'auto' unless the settings say 'fixed'; lanes given by the user stay fixed.
+    this.sizer = new TaskSizer({
+      adaptive: settings.sizing !== 'fixed',
+      episodes: this.config.episodes_per_task,
+      lanes: settings.lanes ?? null,
+      defaultLanes: this.config.lanes,
+    });
     this.envInfo = tools.toJSON(this.run.env_info());
     this.drawSpec = this.envInfo.draw_spec;
     const Viewer = pyodide.pyimport('robotrain.viewer').Viewer;
@@ -352,13 +360,18 @@ export class Trainer {
     }
   }
 
+  /** Tasks for `n` episodes, `perTask` each (default: the config's), each with the lanes the sizer picks. */
   _plan(n, perTask = undefined) {
-    return this._timed('plan', () => this.tools.toJSON(this.run.plan_tasks(n, perTask)));
+    const tasks = this._timed('plan', () => this.tools.toJSON(this.run.plan_tasks(n, perTask)));
+    for (const task of tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
+    return tasks;
   }
 
   _planEval() {
     this.pendingEvalStep = this.counts.envSteps;
-    return this._timed('plan', () => this.tools.toJSON(this.run.plan_eval()));
+    const task = this._timed('plan', () => this.tools.toJSON(this.run.plan_eval()));
+    task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id, { remember: false });
+    return task;
   }
 
   /** Run one task on a worker (or, in main mode, here); resolves with {packed: Float32Array} or {array}. */
@@ -369,7 +382,10 @@ export class Trainer {
     this.episodesInFlight += episodes;
     const running = this.pool ? this.pool.submit(task, { priority }) : this._runLocal(task);
     return running.then(
-      (result) => ({ ...result, inFlight: episodes }),
+      (result) => {
+        if (episodes > 0 && result.ms != null) this.sizer.observe(episodes, result.ms);
+        return { ...result, inFlight: episodes };
+      },
       (error) => {
         this.episodesInFlight -= episodes;
         throw error;
@@ -381,6 +397,7 @@ export class Trainer {
   async _runLocal(task) {
     await yieldTask();
     if (this._stopped) throw new CancelledError();
+    if (task.lanes) this.actor.set_lanes(task.lanes);
     this.actor.begin(task.first_id, task.stop_id, task.epsilon, task.stream);
     for (;;) {
       await this._gate();
@@ -515,12 +532,13 @@ export class Trainer {
 
   /**
    * Sync mode: episodes per task so that each worker gets one task of the batch and plays all its episodes
-   * on its lanes at once (fewer, fuller tasks: less per-task overhead and a shorter batch). The split does
-   * not change the curve: episodes depend only on their ids.
+   * on its lanes at once (fewer, fuller tasks: less per-task overhead and a shorter batch); main mode with
+   * adaptive sizing plays the whole batch as one task. The split does not change the curve: episodes depend
+   * only on their ids.
    */
   _syncEpisodesPerTask() {
-    if (!this.pool) return this.config.episodes_per_task;
-    return Math.max(1, Math.ceil(this.config.batch_episodes / Math.max(1, this.pool.size)));
+    if (!this.pool && !this.sizer.adaptive) return this.config.episodes_per_task;
+    return Math.max(1, Math.ceil(this.config.batch_episodes / Math.max(1, this.pool?.size ?? 1)));
   }
 
   /** Learn every due update in slices of about LEARN_SLICE_MS, yielding to the page between them. */
@@ -588,7 +606,7 @@ export class Trainer {
     const backlog = Math.max(ASYNC_MIN_BACKLOG_UPDATES, (ASYNC_MAX_BACKLOG_S * 1000) / this.budget.msPerUnit);
     if (this.run.updates_due > backlog || this.budgetReached) return;
     while (this.inflight < target) {
-      for (const task of this._plan(this.config.episodes_per_task)) {
+      for (const task of this._plan(this.sizer.episodesPerTask())) {
         this.inflight += 1;
         this._execute(task).then(
           (result) => {
@@ -714,6 +732,7 @@ export class Trainer {
       episodes_in_flight: this.episodesInFlight,
       episodes_lost: this.disposed ? 0 : (run.episodes_issued ?? 0) - (run.episodes_ingested ?? 0) - this.episodesInFlight - this.lostBeforeRestore,
       episodes_duplicated: run.episodes_duplicated ?? 0,
+      task_sizing: this.sizer.describe(),
       duplicates_dropped: run.duplicates_dropped ?? 0,
       divergences: run.divergences ?? 0,
       last_divergence: this.divergence,

@@ -21,6 +21,7 @@ const COUNTERS = Object.freeze([
   ['replay_size', 'Replay buffer (transitions)'],
   ['fps', 'FPS'],
   ['workers_ready', 'Workers ready'],
+  ['task_size', 'Task size'],
 ]);
 
 const integer = (v) => (v == null ? '–' : Math.round(v).toLocaleString('en-US'));
@@ -32,7 +33,16 @@ const FORMAT = Object.freeze({
   staleness: decimal(1),
   loss: (v) => (v == null ? '–' : Number(v).toPrecision(3)),
   workers_ready: (v) => v ?? '–',
+  task_size: (v) => v ?? '–',
 });
+
+/** "8 episodes × 8 lanes, auto" from stats().task_sizing (async tasks; sync splits the batch per worker). */
+export function taskSizeText(sizing, mode) {
+  if (!sizing) return null;
+  const how = sizing.adaptive ? 'auto' : 'fixed';
+  if (mode !== 'async') return `${sizing.lanes_last ?? sizing.lanes} lanes, ${how}`;
+  return `${sizing.episodes_per_task} ep × ${sizing.lanes} lanes, ${how}`;
+}
 
 export function formatBytes(bytes) {
   if (bytes == null) return '–';
@@ -317,6 +327,7 @@ export function createUI(doc, handlers) {
         ...stats,
         workers_ready: stats.mode === 'main' ? 'main thread' : `${stats.workers_ready} of ${stats.workers.length}`,
         staleness: stats.staleness?.recent_mean,
+        task_size: taskSizeText(stats.task_sizing, stats.mode),
       };
       for (const [key] of COUNTERS) counterCells[key].textContent = (FORMAT[key] ?? integer)(values[key]);
     },

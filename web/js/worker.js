@@ -131,9 +131,10 @@ const handlers = {
     }
     return { serial: weightsSerial };
   },
-  async [MSG.RUN]({ id, first_id, stop_id, epsilon, stream, fault }) {
+  async [MSG.RUN]({ id, first_id, stop_id, epsilon, stream, lanes, fault }) {
     requireActor();
     refreshFromShared();
+    if (lanes != null) actor.set_lanes(lanes);
     const started = performance.now();
     actor.begin(first_id, stop_id, epsilon, stream ?? 0);
     let lastLive = -Infinity; // the first chunk of every task sends one, so even short tasks show up

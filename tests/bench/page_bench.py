@@ -36,16 +36,18 @@ from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: E402
 
 SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
 # Learning off: no update ever (learning_starts beyond any run), no evaluation, a budget nobody reaches, and
-# one fixed batch of 384 episodes in tasks of 16 (2 tasks per worker at 12 workers) so every worker count
-# runs the same work: only the number of workers changes between rows.
+# one fixed batch of 384 episodes so every worker count runs the same work: only the number of workers changes
+# between rows. Task sizing is the page's default (adaptive, sizing.js); async tasks start at 16 episodes.
 ROLLOUT_CFG = {
     "batch": 384,
-    "lanes": 8,
     "episodes_per_task": 16,
     "learning_starts": 1_000_000,
     "eval_interval": 10_000_000,
     "total_timesteps": 100_000_000,
 }
+# Async task sizes compared with the adaptive sizing (learning off, 1 worker): (episodes per task, lanes).
+# (2, 8) is the config's default; the others are what a user tuning by hand would try.
+FIXED_SIZES = [(2, 8), (16, 8), (16, 16), (64, 64)]
 # Processes in our own tree that are not the browser (the Playwright driver, Xvfb, WebDriver).
 NOT_BROWSER = {"node", "Xvfb", "WebKitWebDriver", "xvfb-run"}
 
@@ -468,6 +470,26 @@ class Bench:
         result["rows"] = rows
         return result
 
+    def sizing_rows(self, workers: int = 1) -> list[dict]:
+        """Async rollouts (learning off) with each fixed task size of FIXED_SIZES and with adaptive sizing."""
+        rows = []
+        settings = [{"sizing": "fixed", "episodes_per_task": e, "lanes": k} for e, k in FIXED_SIZES] + [{"sizing": "auto"}]
+        for extra in settings:
+            label = "auto" if extra["sizing"] == "auto" else f"fixed {extra['episodes_per_task']} episodes x {extra['lanes']} lanes"
+            self.progress.step(f"task sizing {label}, async, {workers} worker(s), learning off")
+            tab = self.open({"env": "cartpole", "workers": workers, "mode": "async", "seed": 0, **ROLLOUT_CFG, **extra})
+            wait(tab, f"s.state === 'ready' && s.workers_ready === {workers}", 120, "workers ready", poll_ms=50)
+            tab.run("robotrain.start(); return true;")
+            rates = measure_rates(tab, self.plan)
+            sizing = tab.run("return robotrain.stats().task_sizing;")
+            self.close(tab)
+            row = {"sizing": extra["sizing"], "workers": workers, "episodes_per_task": sizing["episodes_per_task"],
+                   "lanes": sizing["lanes"], "ms_per_episode": sizing["ms_per_episode"], **rates}
+            rows.append(row)
+            self.progress.done(f"task sizing {label:<32} {rates['env_steps_per_s']:>9,.0f} env steps/s"
+                               + (f" (settled at {row['episodes_per_task']} episodes x {row['lanes']} lanes)" if extra["sizing"] == "auto" else ""))
+        return rows
+
     def learning_row(self, mode: str, keep: bool = False):
         """Learning on at the page defaults (`mode`, workers auto, seed 0); also the frame rate in that run.
 
@@ -559,6 +581,7 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
                 progress.done(f"{n:>2} workers ready {row['startup_s']:.2f} s after navigation"
                               + (f"; memory above blank {row['memory_ready_mb']:,.0f} MB" if "memory_ready_mb" in row else ""))
             progress.done(f"first worker ready {statistics.median(first):.2f} s after navigation")
+            out["sizing"] = bench.sizing_rows()
             main_row, _, _ = bench.learning_row("main")
             default_row, fps, running = bench.learning_row("sync", keep=True)
             scaling.extend([main_row, default_row])
@@ -594,6 +617,10 @@ def ratios(out: dict) -> dict:
     r["lanes_64_vs_1_native"] = round(nat["64"] / nat["1"], 1)
     r["browser_vs_native_64"] = round(a["64"] / nat["64"], 2)
     r["browser_vs_native_1"] = round(a["1"] / nat["1"], 2)
+    fixed = [s["env_steps_per_s"] for s in out.get("sizing", []) if s["sizing"] == "fixed"]
+    auto = [s["env_steps_per_s"] for s in out.get("sizing", []) if s["sizing"] == "auto"]
+    if fixed and auto:
+        r["auto_sizing_vs_best_fixed"] = round(auto[0] / max(fixed), 2)
     learning = {s["mode"]: s["env_steps_per_s"] for s in out["scaling"] if s["learning"]}
     if learning.get("main"):
         r["defaults_vs_main"] = round(learning.get("sync", 0) / learning["main"], 2)
@@ -620,6 +647,10 @@ def targets(out: dict) -> list[tuple[str, str, str, bool | None]]:
     rows.append(("browser vs native CPython, K=64", ">= 0.5", f"{r['browser_vs_native_64']}", r["browser_vs_native_64"] >= 0.5))
     if "defaults_vs_main" in r:
         rows.append(("training env-steps/s, defaults vs main", ">= 10x", f"{r['defaults_vs_main']}x", r["defaults_vs_main"] >= 10))
+    if "auto_sizing_vs_best_fixed" in r:
+        # "Ties": within the spread of repeated windows (a few percent on a quiet machine).
+        rows.append(("adaptive task sizing vs the best fixed size", ">= 0.95x (beats or ties)", f"{r['auto_sizing_vs_best_fixed']}x",
+                     r["auto_sizing_vs_best_fixed"] >= 0.95))
     fps = out.get("fps") or {}
     if fps:
         rows.append(("frame rate while training", "mean >= 58, p95 <= 20 ms", f"{fps['mean']} FPS, p95 {fps['p95_frame_ms']} ms",
@@ -658,6 +689,11 @@ def markdown(out: dict, svg_name: str) -> str:
     scaling = ["", "| mode | workers | learning | env steps/s | episodes/min |", "|---|---:|---|---:|---:|"]
     for s in out["scaling"]:
         scaling.append(f"| {s['mode']} | {s['workers']} | {'on' if s['learning'] else 'off'} | {s['env_steps_per_s']:,.0f} | {s['episodes_per_min']:,.0f} |")
+    if out.get("sizing"):
+        scaling += ["", "Async task sizing, learning off, 1 worker (adaptive is the default; fixed rows set `sizing=fixed`):", "",
+                    "| sizing | episodes per task | lanes | env steps/s | episodes/min |", "|---|---:|---:|---:|---:|"]
+        for s in out["sizing"]:
+            scaling.append(f"| {s['sizing']} | {s['episodes_per_task']} | {s['lanes']} | {s['env_steps_per_s']:,.0f} | {s['episodes_per_min']:,.0f} |")
     mem = out["memory_mb"]
     extra = ["", f"Memory (PSS of the whole browser, MB above a blank page of {mem['blank']:,.0f} MB), idle with the pool ready: "
              + ", ".join(f"{k} workers {v:,.0f}" for k, v in mem["workers"].items())
@@ -672,8 +708,8 @@ DOC_HEADER = """# Benchmarks
 
 Figures from `python3 build.py bench` (tests/bench/page_bench.py): the built page driven headlessly on this
 machine. Every timing is a median of repeated windows; every ratio is taken within one run. Rows "learning off"
-run actor rollouts only (`learning_starts` beyond the run, no evaluation, one batch of 384 episodes in tasks of
-16 whatever the worker count); rows "learning on" are the page defaults. Memory is the PSS of the browser's
+run actor rollouts only (`learning_starts` beyond the run, no evaluation, one batch of 384 episodes whatever the
+worker count, the page's adaptive task sizing); rows "learning on" are the page defaults. Memory is the PSS of the browser's
 whole process tree (/proc/*/smaps_rollup) minus the same browser showing a blank page.
 
 """

@@ -245,7 +245,7 @@ def bad_inputs(session: Session) -> list[dict]:
     rows = []
     # Malformed URL parameters: the page names the parameter and starts nothing.
     for query in ["workers=0", "workers=abc", "seed=-1", "mode=turbo", "lanes=0", "batch=x", "autostart=maybe",
-                  "fault_crash=2", "fault_hang=-0.1", "fault_slow=abc", "fault_seed=x", "learning_rate=abc",
+                  "fault_crash=2", "fault_hang=-0.1", "fault_slow=abc", "fault_seed=x", "sizing=turbo", "learning_rate=abc",
                   "gamma=2", "hidden_sizes=0,5", "total_timesteps=1e99", "nonsense=1"]:
         page, record = session.page(f"{query}&autostart=1")
         wait_for(page, "robotrain.stats().state === 'invalid' || robotrain.stats().state === 'ready' || robotrain.stats().state === 'running'", 90)

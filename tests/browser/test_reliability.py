@@ -102,8 +102,8 @@ def test_a_nan_in_the_weights_pauses_rolls_back_and_training_goes_on(open_page, 
     assert log.problems() == []
 
 
-@pytest.mark.parametrize("query", ["fault_crash=2", "fault_hang=-0.1", "fault_slow=abc", "fault_seed=x"])
-def test_bad_fault_parameters_are_named_and_nothing_starts(open_page, base_url, query):
+@pytest.mark.parametrize("query", ["fault_crash=2", "fault_hang=-0.1", "fault_slow=abc", "fault_seed=x", "sizing=turbo"])
+def test_bad_fault_and_sizing_parameters_are_named_and_nothing_starts(open_page, base_url, query):
     page, log = open_page(f"{base_url}?{query}&autostart=1")
     wait_for(page, "robotrain.stats().state === 'invalid'", 30, "the parameter to be refused")
     name = query.split("=")[0]

@@ -160,6 +160,7 @@ export class WorkerPool {
         tasks: s.tasks,
         load_progress: s.booted ? 1 : Math.round(s.progress * 100) / 100,
         boot_ms: s.bootMs === null ? null : Math.round(s.bootMs),
+        boot_stages_ms: s.bootStages ? Object.fromEntries(Object.entries(s.bootStages).map(([k, v]) => [k, Math.round(v)])) : null,
         policy_version: s.policyVersion,
         heap_bytes: s.heapBytes,
       };
@@ -235,6 +236,7 @@ export class WorkerPool {
       booted: false,
       progress: 0,
       bootMs: null,
+      bootStages: null, // {stage: ms} of this slot's worker's boot (worker.js)
       configured: -1,
       pending: new Map(),
       running: 0,
@@ -269,6 +271,7 @@ export class WorkerPool {
     slot.booted = spare?.booted ?? false;
     slot.progress = spare?.booted ? 1 : spare?.progress ?? 0;
     slot.bootMs = spare?.bootMs ?? null;
+    slot.bootStages = spare?.bootStages ?? null;
     slot.heapBytes = spare?.heapBytes ?? null;
     slot.lastHeard = performance.now();
     slot.spawnedAt = slot.lastHeard;
@@ -329,6 +332,7 @@ export class WorkerPool {
     else if (message.event === EVENT.BOOTED) {
       spare.booted = true;
       spare.bootMs = message.ms;
+      spare.bootStages = message.stages ?? null;
       spare.heapBytes = message.heap_bytes ?? null;
       this.spareBootFailures = 0;
       // A slot still waiting for its replacement to boot takes this spare; its own worker, still booting,
@@ -584,6 +588,7 @@ export class WorkerPool {
       slot.booted = true;
       slot.heapBytes = message.heap_bytes ?? null;
       slot.bootMs = message.ms;
+      slot.bootStages = message.stages ?? null;
       slot.progress = 1;
       if (this.initArgs) this._sendInit(slot);
       else this._recovered(slot);

@@ -16,7 +16,7 @@ export const MSG = Object.freeze({
 
 export const EVENT = Object.freeze({
   PROGRESS: 'progress', // {stage, fraction}
-  BOOTED: 'booted', // {ms}: Pyodide + numpy + robotrain imported
+  BOOTED: 'booted', // {ms, heap_bytes, stages: {name: ms}}: Pyodide + numpy + robotrain imported
   BOOT_FAILED: 'boot_failed', // {error}
   // While a task runs, a few times per second: {request, state: one env.state row (lane 0), steps: env steps
   // played so far in this task, ms: time since the task started, policy_version, heap_bytes}.

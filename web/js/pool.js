@@ -49,8 +49,10 @@ const TASK_TIMES_KEPT = 64; // recent task times per stream that the p95 is take
 const BOOT_DEADLINE_MS = 240_000;
 const FAILURES_KEPT = 500; // failure records kept for stats() (the counters keep counting past it)
 // Booted spare workers kept once a worker has failed (1) or while faults are injected (FAULT_SPARES): a
-// replacement then needs only a new actor (~0.1 s), not a Pyodide start (5-20 s on two busy cores).
+// replacement then needs only a new actor (~0.1 s), not a Pyodide start (2-20 s, by load). Each failure that
+// finds no booted spare (a burst used them up) keeps one more, up to MAX_SPARES (~100 MB each).
 const FAULT_SPARES = 2;
+const MAX_SPARES = 4;
 
 /** Rejection reason of tasks dropped by cancel(); callers can ignore it. */
 export class CancelledError extends Error {
@@ -187,6 +189,7 @@ export class WorkerPool {
       held: {
         slots: this.slots.length,
         spares: this.spares.length,
+        spare_target: this.spareTarget,
         workers: this.slots.filter((s) => s.worker).length + this.spares.length,
         pending_requests: pending,
         queued_tasks: this.queue.length,
@@ -708,7 +711,9 @@ export class WorkerPool {
     } else {
       slot.restarts += 1;
       this._wantSpares(this.faults ? FAULT_SPARES : 1);
+      const spareWasReady = this.spares.some((spare) => spare.booted);
       record.replacement = this._giveWorker(slot);
+      if (!spareWasReady) this._wantSpares(Math.min(MAX_SPARES, this.spareTarget + 1));
     }
     this.onFailure(record);
     this.onChange();

@@ -1,6 +1,7 @@
 """Tests for the balance bot: spec, determinism, batching, physics and feasibility with the discrete actions."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,6 +186,18 @@ def test_reward_range_and_distance_term():
     assert reward[2] == pytest.approx(0.45, abs=1e-6)  # saturated distance and full voltage: the minimum
 
 
+def test_a_fall_costs_the_fall_penalty_on_its_step():
+    env = BalanceBot(num_envs=2, seed=0)
+    env.reset()
+    _set_state(env, 0, target=0.0)
+    _set_state(env, 1, target=0.0, pitch=bb.PITCH_LIMIT - 1e-4, pitch_rate=1.0)  # past the limit within a step
+    _, reward, terminated, _ = env.step(np.array([IDLE, IDLE]))
+    assert terminated.tolist() == [False, True]
+    distance = min(abs(env.state[1, bb.X]), 1.0)
+    assert reward[1] == pytest.approx(1.0 - bb.DISTANCE_PENALTY * distance - bb.FALL_PENALTY, abs=1e-4)
+    assert reward[0] == pytest.approx(1.0, abs=1e-5)
+
+
 def test_zero_torque_falls_within_seconds():
     env = BalanceBot(num_envs=2, seed=0)
     env.reset()
@@ -333,3 +346,23 @@ def test_step_rejects_bad_actions(actions, message):
     env.reset()
     with pytest.raises(ValueError, match=message):
         env.step(actions)
+
+
+def test_a_trained_policy_keeps_the_robot_up_for_whole_episodes_and_solves_it():
+    # tests/data/balancebot-seed0.model.json: the default balancebot config, seed 0, 800,000 env steps
+    # (`python -m robotrain.train --env balancebot --seed 0 --save-model FILE`; see the README).
+    from robotrain import codec, modelfile
+    from robotrain.actor import Actor
+    from robotrain.config import Config
+    from robotrain.seeding import EVAL_STREAM
+    from robotrain.train import evaluate
+
+    model = modelfile.load(str(Path(__file__).parent / "data" / "balancebot-seed0.model.json"), expect_env="balancebot")
+    assert model["config"] == Config.for_env("balancebot", seed=0)
+    actor = Actor("balancebot", 0, 20, model["config"].hidden_sizes)
+    actor.set_weights(codec.pack_weights(np.asarray(model["params"], dtype=np.float32), 1))
+    episodes = codec.unpack_trajectories(actor.run(0, 20, 0.0, EVAL_STREAM)).episodes
+    assert episodes[:, 1].tolist() == [8000] * 20 and episodes[:, 3].sum() == 0  # full length, no fall
+    mean = evaluate("balancebot", 0, model["config"].hidden_sizes, model["params"])
+    assert mean == pytest.approx(float(episodes[:, 2].astype(np.float64).mean()))
+    assert mean >= BalanceBot(num_envs=1, seed=0).solved_threshold

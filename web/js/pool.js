@@ -29,7 +29,14 @@ const MAX_TASK_ATTEMPTS = 8;
 const MAX_BOOT_FAILURES = 3; // consecutive boot failures of one slot (or of the spare) before it is given up
 const RATE_WINDOW_MS = 30000; // per-worker env-steps/s over the tasks finished in this window
 const WATCHDOG_EVERY_MS = 250; // how often busy workers are checked for silence and deadlines
-const HEARTBEAT_TIMEOUT_MS = 2000; // a worker that owes a reply and says nothing for this long is hung
+// A worker that owes a reply and says nothing for this long is hung: HEARTBEAT_TIMEOUT_MS, or SILENCE_FACTOR x
+// the longest gap healthy workers left recently (the last SILENCE_GAPS_KEPT gaps between messages while a reply
+// was owed), up to MAX_SILENCE_MS. Healthy workers beat every 250 ms; on busy cores (a slow engine, spares
+// booting beside them) they were measured silent for 2 s and more, and a fixed 2 s limit killed them.
+const HEARTBEAT_TIMEOUT_MS = 2000;
+const SILENCE_FACTOR = 2;
+const SILENCE_GAPS_KEPT = 256;
+const MAX_SILENCE_MS = 10_000;
 // The main thread itself may stall (a long learning slice, a hidden tab's 1 s timer clamp): messages then
 // wait in the queue, so silence is only judged once checks have run without a gap longer than this.
 const STALL_MS = 1500;
@@ -106,6 +113,7 @@ export class WorkerPool {
     this.faults = null;
     this.spares = []; // booted (or booting) workers that no slot uses yet: {worker, booted, bootMs, heapBytes}
     this.spareTarget = 0;
+    this.silenceGaps = []; // recent gaps between a busy worker's messages, ms (see silenceLimitMs)
     this.spareBootFailures = 0;
     this.taskTimes = new Map(); // stream -> recent ms per episode
     this.failures = []; // the last FAILURES_KEPT failure records
@@ -195,6 +203,7 @@ export class WorkerPool {
         queued_tasks: this.queue.length,
         timers: this.watchdog === null ? 0 : 1,
       },
+      silence_limit_ms: Math.round(this.silenceLimitMs()),
       deadline_ms: Object.fromEntries([...this.taskTimes.keys()].map((stream) => [stream, Math.round(this._deadline(stream, 1))])),
     };
   }
@@ -567,6 +576,11 @@ export class WorkerPool {
       return;
     }
     const now = performance.now();
+    if (slot.booted && slot.pending.size > 0) {
+      const owedSince = Math.min(...[...slot.pending.values()].map((p) => p.sent));
+      this.silenceGaps.push(now - Math.max(slot.lastHeard, owedSince, this.responsiveSince));
+      if (this.silenceGaps.length > SILENCE_GAPS_KEPT) this.silenceGaps.shift();
+    }
     slot.lastHeard = now;
     if (message.event === EVENT.PROGRESS) {
       slot.progress = message.fraction;
@@ -627,6 +641,12 @@ export class WorkerPool {
 
   // ---- failure detection ------------------------------------------------------------------------
 
+  /** How long a worker that owes a reply may stay silent before it is declared hung, ms. */
+  silenceLimitMs() {
+    const longest = this.silenceGaps.reduce((a, b) => Math.max(a, b), 0);
+    return Math.min(MAX_SILENCE_MS, Math.max(HEARTBEAT_TIMEOUT_MS, SILENCE_FACTOR * longest));
+  }
+
   /** Watchdog: busy workers that went silent, tasks past their deadline. */
   _check() {
     if (this.closed) return;
@@ -648,7 +668,7 @@ export class WorkerPool {
       if (!slot.worker || !slot.booted || slot.pending.size === 0) continue;
       const owedSince = Math.min(...[...slot.pending.values()].map((p) => p.sent));
       const silentMs = now - Math.max(slot.lastHeard, owedSince, this.responsiveSince - SETTLE_AFTER_STALL_MS);
-      if (silentMs > HEARTBEAT_TIMEOUT_MS) {
+      if (silentMs > this.silenceLimitMs()) {
         this._onWorkerDied(slot, slot.worker, `worker ${slot.id} stopped answering (no heartbeat for ${(silentMs / 1000).toFixed(1)} s)`, 'hang');
       } else if (slot.task && now > slot.task.deadline) {
         const s = ((now - slot.task.started) / 1000).toFixed(1);

@@ -606,7 +606,8 @@ export class Trainer {
     const backlog = Math.max(ASYNC_MIN_BACKLOG_UPDATES, (ASYNC_MAX_BACKLOG_S * 1000) / this.budget.msPerUnit);
     if (this.run.updates_due > backlog || this.budgetReached) return;
     while (this.inflight < target) {
-      for (const task of this._plan(this.sizer.episodesPerTask())) {
+      const episodes = this.sizer.episodesPerTask();
+      for (const task of this._plan(episodes, episodes)) {
         this.inflight += 1;
         this._execute(task).then(
           (result) => {

@@ -26,7 +26,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "start_e": (0.0, 1.0),
     "end_e": (0.0, 1.0),
     "exploration_fraction": (0.0, 1.0),
-    "learning_starts": (0, 1_000_000),
+    "learning_starts": (0, 100_000_000),
     "train_frequency": (1, 1000),
     "max_grad_norm": (0.01, 1000.0),
     "lanes": (1, 256),

@@ -41,7 +41,7 @@ SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
 ROLLOUT_CFG = {
     "batch": 384,
     "episodes_per_task": 16,
-    "learning_starts": 1_000_000,
+    "learning_starts": 100_000_000,
     "eval_interval": 10_000_000,
     "total_timesteps": 100_000_000,
 }

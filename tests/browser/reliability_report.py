@@ -461,8 +461,8 @@ def render(data: dict) -> str:
                   f"- Errors shown: {lg['errors'] or 'none'}; failure records: {lg.get('failure_records', 'not recorded')}.",
                   f"- Best greedy eval: {lg.get('best_eval_return', 'not recorded')}." + (f" {lg['note']}" if lg.get("note") else ""), ""]
     lines += ["## Not covered here", "",
-              "- The fault run in Firefox and WebKit: this script drives Chromium only (the other engines' smoke tests",
-              "  are `tests/browser/test_engines.py`).",
+              "- The 2,000-episode fault run in Firefox and WebKit: this script drives Chromium only; a shorter fault run",
+              "  (2 workers, 80 episodes, higher fault rates) runs in both in CI (`tests/browser/test_engines.py`).",
               "- Laptop sleep and resume: the watchdog's stall rule (no verdict until checks run without a gap, deadlines",
               "  moved by the gap) is meant for it, but no run here suspended the machine.", ""]
     missing = [name for name in ("fault", "inputs", "long") if name not in data]

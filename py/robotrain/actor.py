@@ -17,12 +17,16 @@ from .seeding import TRAIN_STREAM, episode_seed
 EXPLORE_CHUNK = 128  # exploration draws made per lane at a time, steps; refilled from the lane's episode generator
 
 
+def _check_lanes(lanes) -> None:
+    if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
+        raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+
+
 class Actor:
     """Holds a K-lane environment and a Q-network; ``run`` plays one task."""
 
     def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes=(64, 64)):
-        if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
-            raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+        _check_lanes(lanes)
         self.env_id = env_id
         self.env = make(env_id, int(lanes), run_seed)
         self.run_seed = int(run_seed)
@@ -41,8 +45,7 @@ class Actor:
     def set_lanes(self, lanes: int) -> None:
         """Play later tasks on ``lanes`` lanes (the page's adaptive task sizing). Episodes depend only on their
         ids, so this changes speed, never results; the weights are kept."""
-        if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
-            raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+        _check_lanes(lanes)
         if self._task is not None:
             raise ValueError("cannot change lanes while a task is in progress")
         if int(lanes) != self.lanes:

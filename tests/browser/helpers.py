@@ -9,6 +9,15 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 
+# Paused with the pool at rest: nothing queued, nothing owed by a worker. (Sync mode plays the next batch
+# while it learns, so a played batch may wait, in memory, for Start: it counts as in flight, not lost.)
+DRAINED = (
+    "(() => { const s = robotrain.stats(); return s.state === 'paused' && "
+    "s.reliability.held.queued_tasks === 0 && s.reliability.held.pending_requests === 0 && "
+    "s.workers.every(w => w.state === 'idle'); })()"
+)
+
+
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"

@@ -25,7 +25,7 @@ import pytest
 
 from .conftest import VIEWPORT, PageLog
 from .engines import firefox, foreign_trap, webkit, xvfb_display  # noqa: F401 (fixtures)
-from .helpers import origin_of, stats, wait_for
+from .helpers import DRAINED, origin_of, stats, wait_for
 
 # Async mode: the workers keep playing while the main thread learns, so 200 episodes do not wait on the
 # learner (in sync mode WebKit's learner, the slowest of the three, sets the pace).
@@ -69,8 +69,6 @@ def _train(js) -> dict:
 # Two workers, sync mode, faults far above the acceptance rates, seeded so the run meets every kind of fault.
 FAULT_QUERY = "?workers=2&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
 FAULT_EPISODES = 80
-DRAINED = ("(s => s.state === 'paused' && s.reliability.held.queued_tasks === 0 && s.reliability.held.pending_requests === 0"
-           " && s.workers.every(w => w.state === 'idle'))(robotrain.stats())")
 
 
 def _fault_run(js, strict: bool = True) -> dict:

@@ -10,15 +10,7 @@ import urllib.request
 
 import pytest
 
-from .helpers import origin_of, stats, wait_for
-
-# Paused with the pool at rest: nothing queued, nothing owed by a worker. (Sync mode plays the next batch
-# while it learns, so a played batch may wait, in memory, for Start: it counts as in flight, not lost.)
-DRAINED = (
-    "(() => { const s = robotrain.stats(); return s.state === 'paused' && "
-    "s.reliability.held.queued_tasks === 0 && s.reliability.held.pending_requests === 0 && "
-    "s.workers.every(w => w.state === 'idle'); })()"
-)
+from .helpers import DRAINED, origin_of, stats, wait_for
 
 
 def injected_only(problems: list[str]) -> list[str]:

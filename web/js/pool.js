@@ -577,8 +577,7 @@ export class WorkerPool {
     }
     const now = performance.now();
     if (slot.booted && slot.pending.size > 0) {
-      const owedSince = Math.min(...[...slot.pending.values()].map((p) => p.sent));
-      this.silenceGaps.push(now - Math.max(slot.lastHeard, owedSince, this.responsiveSince));
+      this.silenceGaps.push(now - Math.max(slot.lastHeard, this._owedSince(slot), this.responsiveSince));
       if (this.silenceGaps.length > SILENCE_GAPS_KEPT) this.silenceGaps.shift();
     }
     slot.lastHeard = now;
@@ -641,6 +640,11 @@ export class WorkerPool {
 
   // ---- failure detection ------------------------------------------------------------------------
 
+  /** When `slot`'s oldest unanswered request was sent (performance.now() ms); call only with requests pending. */
+  _owedSince(slot) {
+    return Math.min(...[...slot.pending.values()].map((p) => p.sent));
+  }
+
   /** How long a worker that owes a reply may stay silent before it is declared hung, ms. */
   silenceLimitMs() {
     const longest = this.silenceGaps.reduce((a, b) => Math.max(a, b), 0);
@@ -659,6 +663,7 @@ export class WorkerPool {
     }
     this.lastCheck = now;
     if (now - this.responsiveSince < SETTLE_AFTER_STALL_MS) return;
+    const silenceLimit = this.silenceLimitMs();
     for (const slot of this.slots) {
       if (slot.worker && !slot.booted && now - slot.spawnedAt > BOOT_DEADLINE_MS) {
         slot.bootFailures += 1;
@@ -666,9 +671,8 @@ export class WorkerPool {
         continue;
       }
       if (!slot.worker || !slot.booted || slot.pending.size === 0) continue;
-      const owedSince = Math.min(...[...slot.pending.values()].map((p) => p.sent));
-      const silentMs = now - Math.max(slot.lastHeard, owedSince, this.responsiveSince - SETTLE_AFTER_STALL_MS);
-      if (silentMs > this.silenceLimitMs()) {
+      const silentMs = now - Math.max(slot.lastHeard, this._owedSince(slot), this.responsiveSince - SETTLE_AFTER_STALL_MS);
+      if (silentMs > silenceLimit) {
         this._onWorkerDied(slot, slot.worker, `worker ${slot.id} stopped answering (no heartbeat for ${(silentMs / 1000).toFixed(1)} s)`, 'hang');
       } else if (slot.task && now > slot.task.deadline) {
         const s = ((now - slot.task.started) / 1000).toFixed(1);

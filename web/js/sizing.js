@@ -68,7 +68,7 @@ export class TaskSizer {
     return {
       adaptive: this.adaptive,
       episodes_per_task: this.episodes,
-      lanes: this.fixedLanes ?? (this.adaptive ? Math.max(1, Math.min(MAX_LANES, this.episodes)) : this.defaultLanes),
+      lanes: this.lanesFor(this.episodes, { remember: false }),
       lanes_last: this.lastLanes,
       target_task_ms: this.targetMs,
       ms_per_episode: this.msPerEpisode === null ? null : Math.round(this.msPerEpisode * 100) / 100,

@@ -9,6 +9,7 @@ from robotrain.config import Config
 from robotrain.learner import Learner
 from robotrain.qnet import Adam, QNetwork, clip_grad_norm, huber
 from robotrain.replay import ReplayBuffer
+from robotrain import run as run_module
 from robotrain.run import Run
 from robotrain.train import sync_batch, train_serial
 
@@ -333,6 +334,23 @@ def test_run_ingests_each_episode_once():
     with pytest.raises(ValueError, match="NaN"):
         run.ingest(corrupt)
     assert run.env_steps == steps + len(codec.unpack_trajectories(results[0]).transitions)
+
+
+def test_a_long_run_keeps_a_bounded_history_and_counts_every_episode(monkeypatch):
+    """Rows beyond HISTORY_ROWS are dropped (oldest first) so memory stays flat; counts and saves stay whole."""
+    monkeypatch.setattr(run_module, "HISTORY_ROWS", 8)
+    run = Run(Config.for_env("cartpole", batch_episodes=20, episodes_per_task=5))
+    actor = Actor("cartpole", 0, 5)
+    actor.set_weights(run.weights_packed())
+    for t in run.plan_tasks():
+        run.ingest(actor.run(t["first_id"], t["stop_id"], t["epsilon"]))
+    assert [e[0] for e in run.history()["episodes"]] == list(range(12, 20))
+    assert len(run.staleness) == 4
+    stats = run.stats()
+    assert stats["episodes"] == stats["episodes_ingested"] == 20 and stats["episodes_duplicated"] == 0
+    restored = Run.from_bytes(run.to_bytes())
+    assert restored.history() == run.history() and restored.stats()["episodes"] == 20
+    assert restored.stats()["episodes_duplicated"] == 0
 
 
 def test_epsilon_schedule_and_updates_due():

@@ -426,7 +426,7 @@ class RayTrainer:
         stale = np.asarray(run.staleness, dtype=np.float64)
         return {
             "backend": "ray", "mode": self.mode, "actors": self.n_actors, "ray_version": ray.__version__,
-            "issued_episodes": run.next_episode_id, "ingested_episodes": len(run.episodes), "lost": self.lost(),
+            "issued_episodes": run.next_episode_id, "ingested_episodes": run.episodes_ingested, "lost": self.lost(),
             "duplicates_dropped": run.duplicates_dropped, "actor_restarts": c.restarts, "rerun_tasks": c.rerun_tasks,
             "tasks": c.tasks, "tasks_per_actor": [s.tasks for s in self.slots], "weight_puts": c.weight_puts,
             "mean_staleness": float(stale.mean()) if len(stale) else 0.0,

@@ -20,6 +20,7 @@ same for any number of actors or lanes, and on every host (``train.sync_batch`` 
 import io
 import json
 import time
+from collections import deque
 
 import numpy as np
 
@@ -33,6 +34,11 @@ RECENT_WINDOW_S = 30.0  # throughput figures average over this much recent wall 
 # Updates between copies of the learner's last good state (weights, target, Adam moments): a divergence
 # loses at most this many updates. A copy is four parameter-sized vectors, small next to 100 updates.
 CHECKPOINT_EVERY = 100
+# Per-episode rows (id, return, length) and per-batch policy lags kept: the newest this many. A page that
+# trains for hours ingests ~100,000 episodes an hour; keeping every row made its memory grow all run long.
+# Exactly-once bookkeeping (``ingested``, one byte per issued id) is kept whole; the charts keep their own
+# thinned copy of the whole curve.
+HISTORY_ROWS = 16_384
 
 
 class Diverged(ArithmeticError):
@@ -56,11 +62,12 @@ class Run:
         self.next_episode_id = 0
         self.ingested = bytearray()  # ingested[id] == 1 once episode id has been ingested
         self.env_steps = 0
-        self.episodes = []  # (episode_id, return, length), in ingest order
+        self.episodes = deque(maxlen=HISTORY_ROWS)  # (episode_id, return, length), newest in ingest order
+        self.episodes_ingested = 0  # every ingest, the rows dropped from ``episodes`` included
         self.evals = []  # (env_step, mean_return)
         self.next_eval_at = config.eval_interval
         self.pending_eval_step = None
-        self.staleness = []  # policy versions behind at ingest, one entry per ingested batch
+        self.staleness = deque(maxlen=HISTORY_ROWS)  # policy versions behind at ingest, one per recent batch
         self.duplicates_dropped = 0
         self.divergences = 0
         self._good = None  # (q, target, adam m, adam v, adam t, update count) of the last finite learner state
@@ -121,6 +128,7 @@ class Run:
             self.ingested[eid] = 1
         rows = [[int(e), float(r), int(n)] for e, n, r, _ in batch.episodes.tolist()]
         self.episodes.extend((e, r, n) for e, r, n in rows)
+        self.episodes_ingested += len(rows)
         self.env_steps += len(batch.transitions)
         lag = self.policy_version - batch.policy_version
         self.staleness.append(lag)
@@ -208,7 +216,7 @@ class Run:
 
     def stats(self) -> dict:
         now = time.monotonic()
-        point = (now, len(self.episodes), self.env_steps, self.learner.updates)
+        point = (now, self.episodes_ingested, self.env_steps, self.learner.updates)
         self._recent.append(point)
         while len(self._recent) > 2 and now - self._recent[1][0] > RECENT_WINDOW_S:
             self._recent.pop(0)
@@ -217,29 +225,31 @@ class Run:
         evals = [r for _, r in self.evals]
         ingested = int(np.count_nonzero(np.frombuffer(self.ingested, dtype=np.uint8)))
         return {
-            "episodes": len(self.episodes),
+            "episodes": self.episodes_ingested,
             "env_steps": self.env_steps,
             "updates": self.learner.updates,
             "policy_version": self.policy_version,
             "epsilon": self.epsilon(),
             "loss": self.learner.last_loss if np.isfinite(self.learner.last_loss) else None,
-            "episodes_per_min": (len(self.episodes) - e0) * 60.0 / dt if dt > 0.5 else 0.0,
+            "episodes_per_min": (self.episodes_ingested - e0) * 60.0 / dt if dt > 0.5 else 0.0,
             "env_steps_per_s": (self.env_steps - s0) / dt if dt > 0.5 else 0.0,
             "updates_per_s": (self.learner.updates - u0) / dt if dt > 0.5 else 0.0,
             "last_eval_return": evals[-1] if evals else None,
             "best_eval_return": max(evals) if evals else None,
             "solved_at_env_step": self.solved_at(),
-            "mean_staleness": float(np.mean(self.staleness[-100:])) if self.staleness else 0.0,
+            "mean_staleness": float(np.mean([self.staleness[-i] for i in range(1, min(100, len(self.staleness)) + 1)]))
+            if self.staleness else 0.0,
             "duplicates_dropped": self.duplicates_dropped,
             # Exactly-once bookkeeping: ids planned, ids ingested, and ingests beyond one per id (always 0).
             "episodes_issued": self.next_episode_id,
             "episodes_ingested": ingested,
-            "episodes_duplicated": len(self.episodes) - ingested,
+            "episodes_duplicated": self.episodes_ingested - ingested,
             "divergences": self.divergences,
             "replay_size": len(self.learner.replay),
         }
 
     def history(self) -> dict:
+        """The newest ``HISTORY_ROWS`` episodes as [id, return, length] in id order, and every evaluation."""
         return {"episodes": [list(e) for e in sorted(self.episodes)], "evals": [list(e) for e in self.evals]}
 
     def to_bytes(self) -> bytes:
@@ -256,6 +266,7 @@ class Run:
             "next_episode_id": self.next_episode_id, "env_steps": self.env_steps,
             "next_eval_at": self.next_eval_at if self.pending_eval_step is None else self.pending_eval_step,
             "duplicates_dropped": self.duplicates_dropped, "last_loss": lr.last_loss,
+            "episodes_ingested": self.episodes_ingested,
         }
         out = io.BytesIO()
         np.savez(out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -297,9 +308,11 @@ class Run:
                 raise ValueError("episode bookkeeping does not match next_episode_id")
             run.next_episode_id, run.env_steps = meta["next_episode_id"], meta["env_steps"]
             run.next_eval_at, run.duplicates_dropped = meta["next_eval_at"], meta["duplicates_dropped"]
-            run.episodes = [(int(e), float(r), int(n)) for e, r, n in z["episodes"].tolist()]
+            run.episodes.extend((int(e), float(r), int(n)) for e, r, n in z["episodes"].tolist())
+            # Files saved before rows were dropped hold every row, so their row count is the ingest count.
+            run.episodes_ingested = int(meta.get("episodes_ingested", len(z["episodes"])))
             run.evals = [(int(s), float(r)) for s, r in z["evals"].tolist()]
-            run.staleness = [int(x) for x in z["staleness"].tolist()]
+            run.staleness.extend(int(x) for x in z["staleness"].tolist())
         except (KeyError, TypeError) as e:
             raise ValueError(f"saved run is missing or has a malformed field: {e}") from None
         return run

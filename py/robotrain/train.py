@@ -90,7 +90,7 @@ def summary(run: Run, wall_s: float) -> dict:
         "wall_s": round(wall_s, 3),
         "eval": [[int(s), float(r)] for s, r in run.evals],
         "env_steps": run.env_steps,
-        "episodes": len(run.episodes),
+        "episodes": run.episodes_ingested,
         "updates": run.learner.updates,
         "env_steps_per_s": round(run.env_steps / wall_s, 1) if wall_s > 0 else None,
         "config": run.config.to_dict(),
@@ -114,7 +114,7 @@ class Progress:
         done = min(run.env_steps, self.total)
         eta = now / done * (self.total - done) if done else float("nan")
         ev = f"{run.evals[-1][1]:.1f}" if run.evals else "-"
-        line = (f"{done:>9,}/{self.total:,} steps {100 * done / self.total:5.1f}%  episodes {len(run.episodes):,}  "
+        line = (f"{done:>9,}/{self.total:,} steps {100 * done / self.total:5.1f}%  episodes {run.episodes_ingested:,}  "
                 f"updates {run.learner.updates:,}  eval {ev}  {now:6.1f}s  ETA {eta:5.0f}s")
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,3 +57,37 @@ def wait_workers_gone(page, timeout_s: float = 10) -> None:
     deadline = time.monotonic() + timeout_s
     while page.workers and time.monotonic() < deadline:
         page.wait_for_timeout(100)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def chromium_processes(renderers_only: bool = False) -> list[int]:
+    """The Chromium processes this test process started (through Playwright): all, or only the renderers
+    (where pages and their workers run)."""
+    found = []
+    for pid in descendants(os.getpid()):
+        try:
+            if "chrom" not in Path(f"/proc/{pid}/comm").read_text():
+                continue
+            if renderers_only and b"--type=renderer" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            found.append(pid)
+        except OSError:
+            continue
+    return found

@@ -16,7 +16,6 @@ import argparse
 import base64
 import hashlib
 import json
-import os
 import shutil
 import statistics
 import struct
@@ -34,6 +33,7 @@ import build  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.browser.helpers import chromium_processes  # noqa: E402
 
 JSON_OUT = ROOT / "docs" / "reliability.json"
 MD_OUT = ROOT / "docs" / "reliability.md"
@@ -58,30 +58,11 @@ def stats(page) -> dict:
     return page.evaluate("robotrain.stats()")
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
 def browser_pss_bytes() -> int:
     """Proportional set size of every Chromium process this script started (the whole browser), bytes."""
     total = 0
-    for pid in descendants(os.getpid()):
+    for pid in chromium_processes():
         try:
-            if "chrom" not in Path(f"/proc/{pid}/comm").read_text():
-                continue
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
@@ -352,7 +333,8 @@ def long_run(session: Session, minutes: float, workers: int) -> dict:
         samples.append({"t_s": round(time.monotonic() - started), "pss_mb": round(browser_pss_bytes() / 2**20),
                         "fps": s["fps"], "episodes": s["episodes"], "env_steps": s["env_steps"],
                         "failures": r["failures"], "held": r["held"], "page_heap_mb": round((s["memory"].get("page_heap") or 0) / 2**20),
-                        "workers_heap_mb": round((s["memory"].get("workers_heap") or 0) / 2**20)})
+                        "workers_heap_mb": round((s["memory"].get("workers_heap") or 0) / 2**20),
+                        "curve_rows": s.get("curve_rows")})
         log(f"  {samples[-1]}")
     page.evaluate("robotrain.pause()")
     s = stats(page)

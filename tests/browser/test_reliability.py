@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import signal
+import time
 import urllib.request
 
 import pytest
 
-from .helpers import DRAINED, origin_of, stats, wait_for
+from .helpers import DRAINED, chromium_processes, origin_of, stats, wait_for
 
 
 def injected_only(problems: list[str]) -> list[str]:
@@ -94,6 +97,43 @@ def test_a_nan_in_the_weights_pauses_rolls_back_and_training_goes_on(open_page, 
     done = stats(page)["episodes"]
     wait_for(page, f"robotrain.stats().episodes > {done + 3}", 60, "training after the refused files")
     assert stats(page)["state"] == "running" and stats(page)["errors"] == []
+    assert log.problems() == []
+
+
+def test_a_frozen_page_and_a_suspended_browser_go_on_without_failures_or_piled_up_work(open_page, base_url):
+    """A frozen page (Chromium freezes background tabs: the renderer, workers included, runs nothing; here its
+    renderer process is stopped with SIGSTOP) and a laptop's sleep (every browser process stopped, while the
+    clock runs on) must not make healthy workers look hung, and must not leave work piled up: after each, the
+    pool holds what it held before and training goes on. (CDP's Page.setWebLifecycleState froze nothing in
+    this headless Chromium, so the freeze is done from outside.)"""
+    page, log = open_page(f"{base_url}?workers=2&mode=async&seed=4&autostart=1")
+    wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().episodes >= 100", 180, "2 workers training")
+    held_before = stats(page)["reliability"]["held"]
+    for what in ("frozen page", "stopped browser"):
+        s = stats(page)
+        stopped = chromium_processes(renderers_only=what == "frozen page")
+        assert stopped, f"the processes of the {what}"
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(8)
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(page, f"robotrain.stats().episodes > {s['episodes'] + 50}", 60, f"training to go on after the {what}")
+        after = stats(page)
+        r = after["reliability"]
+        # The watchdog saw the gap (so the pause was real) and took nobody for hung.
+        assert r["page_stalls"] > s["reliability"]["page_stalls"] and r["longest_stall_ms"] >= 5000, (what, r)
+        assert r["failures"] == 0 and after["errors"] == [], (what, r["recent_failures"], after["errors"])
+        # Nothing piled up: the same workers and timers, at most two tasks per worker owed, none queued beyond that.
+        held = r["held"]
+        print(f"\n[{what}] stopped 8 s; longest gap seen {r['longest_stall_ms']} ms; failures {r['failures']}; "
+              f"episodes {s['episodes']} -> {after['episodes']}; held {held}")
+        assert held["workers"] == held_before["workers"] and held["timers"] == 1, (what, held)
+        assert held["pending_requests"] <= 2 * 2 + 1 and held["queued_tasks"] <= 2 * 2, (what, held)
+    page.evaluate("robotrain.pause()")
+    wait_for(page, DRAINED, 60, "the paused run to drain")
+    s = stats(page)
+    assert s["episodes_lost"] == 0 and s["episodes_duplicated"] == 0
     assert log.problems() == []
 
 

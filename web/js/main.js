@@ -869,6 +869,7 @@ const api = {
       theme: app.theme,
       chart_ms: Math.round(ui.charts.lastDrawMs * 10) / 10,
       chart_x: ui.charts.xAxis,
+      curve_rows: app.trainer ? app.trainer.curveData().episodes.length : 0,
     };
   },
   history() {

@@ -117,7 +117,7 @@ export class WorkerPool {
     this.spareBootFailures = 0;
     this.taskTimes = new Map(); // stream -> recent ms per episode
     this.failures = []; // the last FAILURES_KEPT failure records
-    this.counters = { failures: 0, recovered: 0, requeued: 0, tasks_failed: 0, late_results_dropped: 0, bad_results: 0, task_errors: 0, faults_injected: 0 };
+    this.counters = { failures: 0, recovered: 0, requeued: 0, tasks_failed: 0, late_results_dropped: 0, bad_results: 0, task_errors: 0, faults_injected: 0, page_stalls: 0, longest_stall_ms: 0 };
     this.faultsInjected = { crash: 0, hang: 0, slow: 0 };
     this.lastCheck = performance.now();
     this.responsiveSince = this.lastCheck;
@@ -660,6 +660,8 @@ export class WorkerPool {
       // The page stalled or slept: nobody could answer meanwhile, so deadlines move by the lost time.
       this.responsiveSince = now;
       for (const slot of this.slots) if (slot.task) slot.task.deadline += gap;
+      this.counters.page_stalls += 1;
+      this.counters.longest_stall_ms = Math.max(this.counters.longest_stall_ms, Math.round(gap));
     }
     this.lastCheck = now;
     if (now - this.responsiveSince < SETTLE_AFTER_STALL_MS) return;

@@ -9,6 +9,10 @@
 // episodes (up to MAX_LANES). Cartpole's episodes grow from ~20 to 500 steps as it learns, so a fixed episode
 // count is wrong at one end of the run or the other; the measured time follows them.
 //
+// With learning on, the learner is the bottleneck (it takes train_frequency env steps per update, and async
+// mode stops feeding workers when updates back up), so a bigger task buys no speed, only policy lag: then a
+// task holds at most the env steps the learner consumes in TARGET_TASK_MS (setLearnerPace).
+//
 // Sync mode's batch (batch_episodes) is a learning hyperparameter (the curve depends on it and equals the
 // CPython trainer's), so there the sizer only picks lanes: each worker's share of the batch on that many lanes.
 // Episodes depend only on their ids, so lanes never change results, only speed.
@@ -33,11 +37,25 @@ export class TaskSizer {
     this.tasks = 0;
     this.lastTaskMs = null;
     this.lastLanes = null;
+    this.learnerCap = null; // episodes the learner consumes in targetMs; null while it does not limit
   }
 
   /** Episodes in the next async task. */
   episodesPerTask() {
-    return this.episodes;
+    return this.learnerCap === null ? this.episodes : Math.min(this.episodes, this.learnerCap);
+  }
+
+  /**
+   * The learner's pace: it consumes `envStepsPerS` env steps per second of the data, and recent episodes last
+   * `stepsPerEpisode` steps on average. null (learning off or not started) lifts the cap. Ignored when fixed.
+   */
+  setLearnerPace(envStepsPerS, stepsPerEpisode) {
+    if (!this.adaptive || envStepsPerS == null || !(envStepsPerS > 0) || !(stepsPerEpisode > 0)) {
+      this.learnerCap = null;
+      return;
+    }
+    const steps = (envStepsPerS * this.targetMs) / 1000;
+    this.learnerCap = Math.max(1, Math.min(MAX_EPISODES, Math.floor(steps / stepsPerEpisode)));
   }
 
   /** Lanes for a task of `episodes` episodes; a training task's are remembered for stats (`remember`). */
@@ -67,8 +85,9 @@ export class TaskSizer {
   describe() {
     return {
       adaptive: this.adaptive,
-      episodes_per_task: this.episodes,
-      lanes: this.lanesFor(this.episodes, { remember: false }),
+      episodes_per_task: this.episodesPerTask(),
+      learner_cap: this.learnerCap,
+      lanes: this.lanesFor(this.episodesPerTask(), { remember: false }),
       lanes_last: this.lastLanes,
       target_task_ms: this.targetMs,
       ms_per_episode: this.msPerEpisode === null ? null : Math.round(this.msPerEpisode * 100) / 100,

@@ -21,6 +21,9 @@ const LOCAL_SLICE_MS = 6; // main mode: target length of one slice of episode pl
 const RECENT_EPISODES = 1000; // finished training episodes kept (with their actions) for replay
 const SERIES_EVERY_MS = 1000; // one sample of the scalar curves (loss, epsilon, throughput) per second
 const MAX_SERIES = 20000; // samples kept; beyond this every other one is dropped
+// Per-episode rows of the return curve kept; beyond this every other one is dropped, so an hours-long run's
+// memory stays flat (the chart draws at most 2,000 points; its moving average then spans more episodes).
+export const MAX_CURVE_EPISODES = 20000;
 
 /** The episodes of a packed trajectory batch with their actions: [{id, length, ret, terminated, actions}]. */
 export function episodesWithActions(p) {
@@ -87,6 +90,7 @@ export class Trainer {
     this.episodeRate = new RateMeter(10000);
     this.stepRate = new RateMeter(10000);
     this.counts = { episodes: 0, envSteps: 0 };
+    this.stepsPerEpisode = null; // moving average of recent training episodes' length, env steps
     // What the charts show, in ingest order (no Python call): episodes [id, return, length, env steps after,
     // training seconds], evals [env_step, mean_return, training seconds], series [training seconds, env steps,
     // loss, epsilon, episodes/min, env-steps/s, updates/s], lag {versions behind: ingested results}.
@@ -439,6 +443,10 @@ export class Trainer {
       steps += length;
       this.curve.episodes.push([id, ret, length, steps, Math.round(seconds * 10) / 10]);
     }
+    const rows = this.curve.episodes;
+    if (rows.length > MAX_CURVE_EPISODES) {
+      this.curve.episodes = rows.filter((_, i) => i % 2 === 0 || i === rows.length - 1);
+    }
     for (const episode of episodesWithActions(packed)) {
       this.recent.push(episode);
       if (!this.best || episode.ret > this.best.ret) this.best = episode;
@@ -447,6 +455,9 @@ export class Trainer {
     this.curve.lag[summary.staleness] = (this.curve.lag[summary.staleness] ?? 0) + 1;
     this.counts.episodes += summary.episodes.length;
     this.counts.envSteps += summary.transitions;
+    const perEpisode = summary.transitions / summary.episodes.length; // env steps per episode in this result
+    this.stepsPerEpisode =
+      this.stepsPerEpisode == null ? perEpisode : this.stepsPerEpisode + 0.3 * (perEpisode - this.stepsPerEpisode);
     this.staleness.sum += summary.staleness;
     this.staleness.count += 1;
     this.staleness.max = Math.max(this.staleness.max, summary.staleness);
@@ -605,6 +616,10 @@ export class Trainer {
     const target = 2 * this.pool.size;
     const backlog = Math.max(ASYNC_MIN_BACKLOG_UPDATES, (ASYNC_MAX_BACKLOG_S * 1000) / this.budget.msPerUnit);
     if (this.run.updates_due > backlog || this.budgetReached) return;
+    // Once learning has started the learner sets the pace (train_frequency env steps per update).
+    const learning = this.counts.envSteps >= this.config.learning_starts;
+    const pace = learning ? (this.config.train_frequency * 1000) / this.budget.msPerUnit : null;
+    this.sizer.setLearnerPace(pace, this.stepsPerEpisode);
     while (this.inflight < target) {
       const episodes = this.sizer.episodesPerTask();
       for (const task of this._plan(episodes, episodes)) {

@@ -55,6 +55,10 @@ def test_injected_crashes_hangs_and_slow_tasks_lose_and_duplicate_nothing(open_p
     assert len(s["workers"]) == 3 and all(w["state"] == "idle" for w in s["workers"])
     held = r["held"]
     assert held["workers"] == 3 + held["spares"] and held["spares"] == held["spare_target"] and held["timers"] == 1
+    assert held["awaiting_spares"] is False
+    # Tasks waited for the spares to boot, so even the first failure found one booted.
+    if r["failures"] <= len(r["recent_failures"]):
+        assert r["recent_failures"][0]["replacement"] == "spare", r["recent_failures"][0]
     # Two spares while faults are injected, one more for each failure that found none booted (at most 4).
     unspared = sum(1 for f in r["recent_failures"] if f["replacement"] != "spare")
     assert held["spare_target"] == min(4, 2 + unspared), (held, unspared)

@@ -58,6 +58,8 @@ const FAILURES_KEPT = 500; // failure records kept for stats() (the counters kee
 // Booted spare workers kept once a worker has failed (1) or while faults are injected (FAULT_SPARES): a
 // replacement then needs only a new actor (~0.1 s), not a Pyodide start (2-20 s, by load). Each failure that
 // finds no booted spare (a burst used them up) keeps one more, up to MAX_SPARES (~100 MB each).
+// Faults switched on: no task is handed out until the FAULT_SPARES are booted (measured: a failure in the
+// first seconds found only booting spares, ~6 s on 2 cores, and the pool stayed short that long).
 const FAULT_SPARES = 2;
 const MAX_SPARES = 4;
 
@@ -113,6 +115,7 @@ export class WorkerPool {
     this.faults = null;
     this.spares = []; // booted (or booting) workers that no slot uses yet: {worker, booted, bootMs, heapBytes}
     this.spareTarget = 0;
+    this.awaitingSpares = false; // faults on: tasks wait until the spares have booted (see FAULT_SPARES)
     this.silenceGaps = []; // recent gaps between a busy worker's messages, ms (see silenceLimitMs)
     this.spareBootFailures = 0;
     this.taskTimes = new Map(); // stream -> recent ms per episode
@@ -149,7 +152,10 @@ export class WorkerPool {
   setFaults(faults) {
     const on = faults && (faults.crash > 0 || faults.hang > 0 || faults.slow > 0);
     this.faults = on ? { crash: faults.crash || 0, hang: faults.hang || 0, slow: faults.slow || 0, seed: faults.seed || 0 } : null;
-    if (on) this._wantSpares(FAULT_SPARES);
+    if (on) {
+      this._wantSpares(FAULT_SPARES);
+      this.awaitingSpares = !this._sparesBooted();
+    }
   }
 
   /** JSON-safe per-worker summary for stats(); `live: true` adds the state row of the episode being played. */
@@ -202,6 +208,7 @@ export class WorkerPool {
         pending_requests: pending,
         queued_tasks: this.queue.length,
         timers: this.watchdog === null ? 0 : 1,
+        awaiting_spares: this.awaitingSpares,
       },
       silence_limit_ms: Math.round(this.silenceLimitMs()),
       deadline_ms: Object.fromEntries([...this.taskTimes.keys()].map((stream) => [stream, Math.round(this._deadline(stream, 1))])),
@@ -316,6 +323,10 @@ export class WorkerPool {
 
   // ---- spares ----------------------------------------------------------------------------------
 
+  _sparesBooted() {
+    return this.spares.length >= this.spareTarget && this.spares.every((spare) => spare.booted);
+  }
+
   _wantSpares(n) {
     this.spareTarget = Math.max(this.spareTarget, n);
     this._topUpSpares();
@@ -347,6 +358,10 @@ export class WorkerPool {
       spare.bootStages = message.stages ?? null;
       spare.heapBytes = message.heap_bytes ?? null;
       this.spareBootFailures = 0;
+      if (this.awaitingSpares && this._sparesBooted()) {
+        this.awaitingSpares = false;
+        this._pump();
+      }
       // A slot still waiting for its replacement to boot takes this spare; its own worker, still booting,
       // becomes a spare in turn (no boot work is thrown away).
       const waiting = this.slots.find((s) => s.worker && !s.booted && !s.gaveUp && s.failures > 0);
@@ -368,8 +383,11 @@ export class WorkerPool {
     this.spares.splice(index, 1);
     spare.worker.terminate();
     this.spareBootFailures += 1;
-    if (this.spareBootFailures >= MAX_BOOT_FAILURES) this.onError(new Error(`${reason}; no more spare workers`));
-    else this._topUpSpares();
+    if (this.spareBootFailures >= MAX_BOOT_FAILURES) {
+      this.awaitingSpares = false; // go on without them rather than wait for ever
+      this.onError(new Error(`${reason}; no more spare workers`));
+      this._pump();
+    } else this._topUpSpares();
   }
 
   // ---- configuration and weights -------------------------------------------------------------
@@ -475,7 +493,7 @@ export class WorkerPool {
   }
 
   _pump() {
-    if (this.closed) return;
+    if (this.closed || this.awaitingSpares) return;
     for (const slot of this.slots) {
       if (!this.queue.length) return;
       if (this._idle(slot)) this._dispatch(slot, this.queue.shift());

@@ -117,11 +117,11 @@ ISOLATION_HEADERS = {
 }
 # Sent with every response: browsers revalidate instead of running stale code after a rebuild.
 CACHE_CONTROL = "no-cache"
-# Sent with every response (web/index.html carries the same policy in a meta tag for other static hosts; the
-# header also covers the workers, which a page's meta tag does not): scripts, workers and fetches only from
-# this origin, WebAssembly compilation allowed ('wasm-unsafe-eval', not eval), no plugins, no framing.
+# Sent with every response (web/index.html carries the same policy in a meta tag for other static hosts, and
+# the workers inherit it there: they start from a blob: module, see pool.js): scripts, workers and fetches only
+# from this origin, WebAssembly compilation allowed ('wasm-unsafe-eval', not eval), no plugins, no framing.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self'; "
     "img-src 'self' data: blob:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )

@@ -8,6 +8,8 @@ test can assert that nothing went wrong and nothing left the origin.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shutil
 import sys
 import threading
@@ -62,6 +64,23 @@ def base_url(site) -> str:
 def isolated_base_url(site) -> str:
     """The same site served with COOP/COEP/CORP, so the page is cross-origin isolated."""
     yield from _serve(site, isolated=True)
+
+
+@pytest.fixture(scope="session")
+def plain_base_url(site) -> str:
+    """The same site from Python's plain static file server: no Content-Security-Policy header, no other
+    headers of ours (what a static host that is told nothing sends)."""
+    handler = functools.partial(_QuietFiles, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
 
 
 @pytest.fixture(scope="session")

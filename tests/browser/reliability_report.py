@@ -371,14 +371,16 @@ def render(data: dict) -> str:
              "  whichever worker runs which task. A crash throws an uncaught error or calls `self.close()`; a hang runs",
              "  `while True: pass` in the worker's Python; a slow task holds its result 9x its run time longer while beating.",
              "- **Detection**: the worker's `error` and `messageerror` events; a heartbeat (a busy worker sends a live frame",
-             "  or heartbeat at least every 250 ms; 2 s of silence while it owes a reply means hung, judged only after the",
+             "  or heartbeat at least every 250 ms; silence while it owes a reply longer than 2 s, or 2x the longest gap",
+             "  healthy busy workers left among their last 256 (at most 10 s), means hung, judged only after the",
              "  page itself has run checks without a gap, so a stalled or sleeping page does not kill healthy workers); a task",
              "  deadline of 40x the p95 of recent task times per episode (per stream; 120 s until 8 tasks are measured, never",
              "  under 10 s); a result that is not exactly the task's episodes (header, sizes, ids) counts as a failure too.",
              "- **Recovery**: the worker is terminated, its requests are rejected, its task goes back to the front of the",
              "  queue with the same episode ids (up to 8 attempts), and its slot takes a booted spare worker (a new actor,",
              "  ~0.1 s) or, without one, the spare furthest into its boot. After the first failure the pool keeps one spare",
-             "  booted, two while faults are injected.",
+             "  booted; with faults injected two plus one per 4 workers, and no task is handed out until they have",
+             "  booted; each failure that finds no booted spare keeps one more, up to 4.",
              "- **Exactly once**: the pool hands on a result once per task (later ones are counted in",
              "  `late_results_dropped`), `Run.ingest` takes a batch whole or not at all and each id at most once.",
              "  `robotrain.stats()` reports `episodes_issued`, `episodes_in_flight`, `episodes_lost` (issued, not ingested,",
@@ -387,12 +389,19 @@ def render(data: dict) -> str:
              "  requests, queued tasks, timers).",
              "- **Divergence**: `Run.learn` keeps the learner's last finite state every 100 updates; NaN or Inf in the loss",
              "  or the weights restores it, and the page pauses with a message; Start goes on from the good weights.",
-             "- **Content-Security-Policy** (meta tag in `index.html`, header from `build.py serve`, which also covers the",
-             "  workers): `script-src 'self' 'wasm-unsafe-eval'`, `connect-src 'self'`, no inline script, no eval.",
+             "- **Content-Security-Policy** (meta tag in `index.html`; `build.py serve` also sends it as a header):",
+             "  `script-src 'self' 'wasm-unsafe-eval'`, `worker-src 'self' blob:`, `connect-src 'self'`, no inline script,",
+             "  no eval. Workers start from a one-line `blob:` module that imports `worker.js`, so they inherit the page's",
+             "  policy even from a host that sends no header (tested against Python's plain file server).",
+             "- **Long runs**: the run keeps the newest 16,384 per-episode rows in Python and the return curve thins",
+             "  itself past 20,000 rows, so memory stays flat over hours; exactly-once bookkeeping keeps one byte per id.",
+             "- **Frozen page, sleep**: a stopped renderer (what Chromium does to a frozen background tab) or a stopped",
+             "  browser (a laptop's sleep) leaves a gap the watchdog sees as a stall: no worker is judged until checks",
+             "  run without a gap again, and task deadlines move by the gap (CI test: 8 s stops, 0 failures, nothing",
+             "  piled up).",
              "- **Limits**: a page hidden for more than 5 minutes gets its timers throttled to once a minute by Chromium;",
              "  the watchdog then treats each tick as a stall and does not judge silence, so a worker that hangs in a",
-             "  long-hidden tab is found when the tab is shown again (crashes still are found at once). A page served",
-             "  by another static host gets the meta tag only, which does not apply to workers.", ""]
+             "  long-hidden tab is found when the tab is shown again (crashes still are found at once).", ""]
     f = data.get("fault")
     if f:
         inj = f["faults_injected"]
@@ -445,8 +454,9 @@ def render(data: dict) -> str:
     lines += ["## Not covered here", "",
               "- The 2,000-episode fault run in Firefox and WebKit: this script drives Chromium only; a shorter fault run",
               "  (2 workers, 80 episodes, higher fault rates) runs in both in CI (`tests/browser/test_engines.py`).",
-              "- Laptop sleep and resume: the watchdog's stall rule (no verdict until checks run without a gap, deadlines",
-              "  moved by the gap) is meant for it, but no run here suspended the machine.", ""]
+              "- A real laptop suspend (the CI test stops the browser's processes instead; the machine's clock runs on,",
+              "  the harder case for the watchdog) and a tab hidden by the browser itself (headless Chromium here keeps",
+              "  every page visible; the page's own hidden-tab behaviour is tested by faking the visibility state).", ""]
     missing = [name for name in ("fault", "inputs", "long") if name not in data]
     if missing:
         lines += ["## Not measured yet", "", f"Parts not run: {', '.join(missing)}.", ""]

@@ -59,7 +59,8 @@ def test_injected_crashes_hangs_and_slow_tasks_lose_and_duplicate_nothing(open_p
     # Tasks waited for the spares to boot, so even the first failure found one booted.
     if r["failures"] <= len(r["recent_failures"]):
         assert r["recent_failures"][0]["replacement"] == "spare", r["recent_failures"][0]
-    # Two spares while faults are injected, one more for each failure that found none booted (at most 4).
+    # Two spares while faults are injected (plus one per 4 workers: none for 3), one more for each failure that
+    # found none booted (at most 4).
     unspared = sum(1 for f in r["recent_failures"] if f["replacement"] != "spare")
     assert held["spare_target"] == min(4, 2 + unspared), (held, unspared)
     # The page said what happened.
@@ -187,5 +188,30 @@ def test_content_security_policy_holds_and_the_page_still_trains(open_page, base
     assert s["errors"] == [] and s["workers"][0]["failures"] == 0
     assert log.foreign_requests(origin_of(base_url)) == []
     # The only problems are the three refusals this test provoked (the browser reports each one).
+    others = [p for p in log.problems() if "Content Security Policy" not in p and "198.51.100.7" not in p]
+    assert others == []
+
+
+def test_workers_run_under_the_pages_policy_on_a_host_that_sends_no_headers(open_page, plain_base_url):
+    """A static host that sends no Content-Security-Policy: the meta tag covers the page, and the workers,
+    started from a blob: module (pool.js), inherit it, so they too refuse eval and other origins."""
+    with urllib.request.urlopen(f"{plain_base_url}js/worker.js") as response:
+        assert response.headers["Content-Security-Policy"] is None, "this host sends no policy"
+    page, log = open_page(f"{plain_base_url}?workers=1&mode=sync&seed=5&autostart=1")
+    wait_for(page, "robotrain.stats().episodes >= 16", 120, "training on a header-less host")
+    worker = next(w for w in page.workers if "robotrain-actor-0" in (w.evaluate("self.name") or ""))
+    refused = worker.evaluate(
+        """async () => {
+            setTimeout('self.__evaluated = 1', 0);
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            let fetchRefused = false;
+            try { await fetch('http://198.51.100.7:9/x'); } catch (e) { fetchRefused = true; }
+            return { evalRefused: self.__evaluated === undefined, fetchRefused };
+        }"""
+    )
+    assert refused == {"evalRefused": True, "fetchRefused": True}
+    s = stats(page)
+    assert s["errors"] == [] and s["workers"][0]["failures"] == 0
+    assert log.foreign_requests(origin_of(plain_base_url)) == []
     others = [p for p in log.problems() if "Content Security Policy" not in p and "198.51.100.7" not in p]
     assert others == []

@@ -980,7 +980,7 @@ window.robotrain = Object.freeze(api);
   app.pendingStart = settings.autostart;
   const faults = faultsOf(settings);
   if (faults) {
-    app.notes.push(`Fault injection is on: each task attempt crashes its worker with probability ${faults.crash}, hangs it with ${faults.hang}, runs 10x slower with ${faults.slow} (fault_seed ${faults.seed}). Two spare workers start first, so a failed worker is replaced at once.`);
+    app.notes.push(`Fault injection is on: each task attempt crashes its worker with probability ${faults.crash}, hangs it with ${faults.hang}, runs 10x slower with ${faults.slow} (fault_seed ${faults.seed}). Spare workers (two, one more per 4 workers) start first, so a failed worker is replaced at once.`);
   }
   let theme = 'auto';
   try {

@@ -55,13 +55,15 @@ const TASK_TIMES_KEPT = 64; // recent task times per stream that the p95 is take
 // ~60 s; one boot alone ~5 s).
 const BOOT_DEADLINE_MS = 240_000;
 const FAILURES_KEPT = 500; // failure records kept for stats() (the counters keep counting past it)
-// Booted spare workers kept once a worker has failed (1) or while faults are injected (FAULT_SPARES): a
+// Booted spare workers kept once a worker has failed (1) or while faults are injected (faultSpares): a
 // replacement then needs only a new actor (~0.1 s), not a Pyodide start (2-20 s, by load). Each failure that
 // finds no booted spare (a burst used them up) keeps one more, up to MAX_SPARES (~100 MB each).
-// Faults switched on: no task is handed out until the FAULT_SPARES are booted (measured: a failure in the
-// first seconds found only booting spares, ~6 s on 2 cores, and the pool stayed short that long).
-const FAULT_SPARES = 2;
+// Faults switched on: two spares, one more per 4 workers (failures come in proportion to the workers), and no
+// task is handed out until they have booted. Measured (8 workers, 2 cores): with 2 spares started beside the
+// first tasks, failures in the first seconds found only booting spares (~6 s); with 2 booted first, a burst
+// of 4 failures in 7 s still outran them (a spare boots in ~4 s beside 8 busy workers).
 const MAX_SPARES = 4;
+const faultSpares = (workers) => Math.min(MAX_SPARES, 2 + Math.floor(workers / 4));
 
 /** Rejection reason of tasks dropped by cancel(); callers can ignore it. */
 export class CancelledError extends Error {
@@ -99,6 +101,13 @@ export class WorkerPool {
    */
   constructor({ size, workerURL, onChange = () => {}, onError = () => {}, onFailure = () => {}, faults = null }) {
     this.workerURL = workerURL;
+    // Workers start from a one-line blob: module that imports worker.js. A worker loaded from a URL takes its
+    // Content-Security-Policy only from that response's headers, and a static host may send none (the page's
+    // meta tag does not reach it); a worker started from a blob: URL inherits the page's policy, meta tag
+    // included (HTML's policy container), so the workers run under the page's policy on any host.
+    this.bootstrapURL = URL.createObjectURL(
+      new Blob([`import ${JSON.stringify(new URL(workerURL, globalThis.location?.href).href)};\n`], { type: 'text/javascript' }),
+    );
     this.onChange = onChange;
     this.onError = onError;
     this.onFailure = onFailure;
@@ -115,7 +124,7 @@ export class WorkerPool {
     this.faults = null;
     this.spares = []; // booted (or booting) workers that no slot uses yet: {worker, booted, bootMs, heapBytes}
     this.spareTarget = 0;
-    this.awaitingSpares = false; // faults on: tasks wait until the spares have booted (see FAULT_SPARES)
+    this.awaitingSpares = false; // faults on: tasks wait until the spares have booted (see faultSpares)
     this.silenceGaps = []; // recent gaps between a busy worker's messages, ms (see silenceLimitMs)
     this.spareBootFailures = 0;
     this.taskTimes = new Map(); // stream -> recent ms per episode
@@ -153,7 +162,7 @@ export class WorkerPool {
     const on = faults && (faults.crash > 0 || faults.hang > 0 || faults.slow > 0);
     this.faults = on ? { crash: faults.crash || 0, hang: faults.hang || 0, slow: faults.slow || 0, seed: faults.seed || 0 } : null;
     if (on) {
-      this._wantSpares(FAULT_SPARES);
+      this._wantSpares(faultSpares(this.slots.length));
       this.awaitingSpares = !this._sparesBooted();
     }
   }
@@ -279,7 +288,7 @@ export class WorkerPool {
   }
 
   _startWorker(name) {
-    const worker = new Worker(this.workerURL, { type: 'module', name });
+    const worker = new Worker(this.bootstrapURL, { type: 'module', name });
     shareRuntime(worker, new URL('../', this.workerURL)); // the worker waits for it before loading Pyodide
     return worker;
   }
@@ -486,6 +495,7 @@ export class WorkerPool {
     for (const spare of this.spares) spare.worker.terminate();
     this.spares = [];
     this.slots = [];
+    URL.revokeObjectURL(this.bootstrapURL);
   }
 
   _idle(slot) {
@@ -754,7 +764,7 @@ export class WorkerPool {
       this.onError(new Error(`${reason}; gave up after ${slot.bootFailures} attempts`));
     } else {
       slot.restarts += 1;
-      this._wantSpares(this.faults ? FAULT_SPARES : 1);
+      this._wantSpares(this.faults ? faultSpares(this.slots.length) : 1);
       const spareWasReady = this.spares.some((spare) => spare.booted);
       record.replacement = this._giveWorker(slot);
       if (!spareWasReady) this._wantSpares(Math.min(MAX_SPARES, this.spareTarget + 1));

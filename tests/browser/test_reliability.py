@@ -114,6 +114,8 @@ def test_a_frozen_page_and_a_suspended_browser_go_on_without_failures_or_piled_u
     page, log = open_page(f"{base_url}?workers=2&mode=async&seed=4&autostart=1")
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().episodes >= 100", 180, "2 workers training")
     held_before = stats(page)["reliability"]["held"]
+    cdp = page.context.new_cdp_session(page)
+    listeners_before = cdp.send("Memory.getDOMCounters")["jsEventListeners"]
     for what in ("frozen page", "stopped browser"):
         s = stats(page)
         stopped = chromium_processes(renderers_only=what == "frozen page")
@@ -135,6 +137,9 @@ def test_a_frozen_page_and_a_suspended_browser_go_on_without_failures_or_piled_u
               f"episodes {s['episodes']} -> {after['episodes']}; held {held}")
         assert held["workers"] == held_before["workers"] and held["timers"] == 1, (what, held)
         assert held["pending_requests"] <= 2 * 2 + 1 and held["queued_tasks"] <= 2 * 2, (what, held)
+    # No event listener piled up either (the renderer's count, page and workers).
+    listeners_after = cdp.send("Memory.getDOMCounters")["jsEventListeners"]
+    assert listeners_after <= listeners_before, (listeners_before, listeners_after)
     page.evaluate("robotrain.pause()")
     wait_for(page, DRAINED, 60, "the paused run to drain")
     s = stats(page)

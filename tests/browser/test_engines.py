@@ -248,7 +248,9 @@ def test_page_that_is_not_isolated_sums_the_python_heaps(open_page, base_url):
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().workers.every(w => w.heap_bytes > 0)",
              120, "two workers with their heaps")
     page.evaluate("robotrain.pause()")
-    page.wait_for_timeout(1500)
+    # The readout refreshes every 2 s, so it may still predate the second worker's boot: wait for it.
+    wait_for(page, "robotrain.stats().memory.workers_heap >= robotrain.stats().workers.reduce((a, w) => a + w.heap_bytes, 0)",
+             10, "the memory readout to include both workers")
     s = stats(page)
     memory = s["memory"]
     assert memory["source"] == "python heaps"

@@ -33,6 +33,7 @@ import build  # noqa: E402
 
 from tests.bench import chart  # noqa: E402
 from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+from tests.browser.helpers import descendants, pss_bytes  # noqa: E402
 
 SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
 # Learning off: no update ever (learning_starts beyond any run), no evaluation, a budget nobody reaches, and
@@ -108,20 +109,6 @@ class Progress:
 # ---------------------------------------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        kids.setdefault(int(fields[1]), []).append(int(entry))
-    return kids
-
-
 def _comm(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm") as handle:
@@ -136,23 +123,7 @@ def browser_pss_mb() -> float:
     The browser is our grandchild (through Playwright's node driver or WebKitWebDriver), so the tree is
     walked through those processes but their own memory is not counted.
     """
-    kids = _children()
-    total_kb = 0
-    pending = list(kids.get(os.getpid(), []))
-    while pending:
-        pid = pending.pop()
-        pending.extend(kids.get(pid, []))
-        if _comm(pid) in NOT_BROWSER:
-            continue
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as handle:
-                for line in handle:
-                    if line.startswith("Pss:"):
-                        total_kb += int(line.split()[1])
-                        break
-        except OSError:
-            continue
-    return total_kb / 1024
+    return pss_bytes(pid for pid in descendants(os.getpid()) if _comm(pid) not in NOT_BROWSER) / 2**20
 
 
 def settled_pss_mb(samples: int = 3, gap_s: float = 0.7) -> float:

@@ -91,3 +91,17 @@ def chromium_processes(renderers_only: bool = False) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def pss_bytes(pids) -> int:
+    """Sum of the proportional set sizes (/proc/PID/smaps_rollup) of `pids`, bytes; a process gone counts 0."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total

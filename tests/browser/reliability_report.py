@@ -33,7 +33,7 @@ import build  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
-from tests.browser.helpers import chromium_processes  # noqa: E402
+from tests.browser.helpers import chromium_processes, pss_bytes  # noqa: E402
 
 JSON_OUT = ROOT / "docs" / "reliability.json"
 MD_OUT = ROOT / "docs" / "reliability.md"
@@ -60,15 +60,7 @@ def stats(page) -> dict:
 
 def browser_pss_bytes() -> int:
     """Proportional set size of every Chromium process this script started (the whole browser), bytes."""
-    total = 0
-    for pid in chromium_processes():
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
+    return pss_bytes(chromium_processes())
 
 
 class Session:

@@ -73,18 +73,23 @@ def test_a_learning_run_holds_a_task_to_what_the_learner_consumes_in_the_target_
         const s = new TaskSizer({ episodes: 2 });
         for (let i = 0; i < 10; i++) s.observe(s.episodesPerTask(), s.episodesPerTask() * 1);
         const free = s.episodesPerTask();
-        s.setLearnerPace(1000, 20);   // 1000 env steps/s -> 100 steps in 100 ms -> 5 episodes of 20 steps
+        s.setLearnerPace(1000);       // no episode length measured yet: no cap
+        const unmeasured = s.episodesPerTask();
+        s.observeSteps(4, 80);        // episodes of 20 steps
+        s.setLearnerPace(1000);       // 1000 env steps/s -> 100 steps in 100 ms -> 5 episodes of 20 steps
         const capped = s.episodesPerTask();
         const described = s.describe();
-        s.setLearnerPace(1000, 500);  // long episodes: never below one
+        for (let i = 0; i < 30; i++) s.observeSteps(2, 1000);  // the average follows to episodes of 500 steps
+        s.setLearnerPace(1000);       // long episodes: never below one
         const longEpisodes = s.episodesPerTask();
-        s.setLearnerPace(null, 20);   // learning off again
+        s.setLearnerPace(null);       // learning off again
         const lifted = s.episodesPerTask();
         const fixed = new TaskSizer({ adaptive: false, episodes: 2 });
-        fixed.setLearnerPace(1000, 500);
-        return { free, capped, described, longEpisodes, lifted, fixed: fixed.episodesPerTask() };
+        fixed.observeSteps(2, 1000);
+        fixed.setLearnerPace(1000);
+        return { free, unmeasured, capped, described, longEpisodes, lifted, fixed: fixed.episodesPerTask() };
     """)
-    assert out["free"] == 100 and out["capped"] == 5 and out["longEpisodes"] == 1 and out["lifted"] == 100
+    assert out["free"] == 100 and out["unmeasured"] == 100 and out["capped"] == 5 and out["longEpisodes"] == 1 and out["lifted"] == 100
     assert out["described"]["episodes_per_task"] == 5 and out["described"]["learner_cap"] == 5
     assert out["described"]["lanes"] == 5
     assert out["fixed"] == 2  # fixed sizing keeps the config's size

@@ -20,7 +20,7 @@
 export const TARGET_TASK_MS = 100; // worker time of one async task, ms
 export const MAX_LANES = 64; // lanes beyond this gain little per env step and cost memory
 export const MAX_EPISODES = 256; // episodes in one async task, whatever the measurements say
-const SMOOTHING = 0.3; // weight of the newest task in the moving average of ms per episode
+const SMOOTHING = 0.3; // weight of the newest sample in the moving averages (ms and env steps per episode)
 
 export class TaskSizer {
   /**
@@ -37,6 +37,7 @@ export class TaskSizer {
     this.tasks = 0;
     this.lastTaskMs = null;
     this.lastLanes = null;
+    this.stepsPerEpisode = null; // moving average of training episodes' length, env steps
     this.learnerCap = null; // episodes the learner consumes in targetMs; null while it does not limit
   }
 
@@ -45,17 +46,26 @@ export class TaskSizer {
     return this.learnerCap === null ? this.episodes : Math.min(this.episodes, this.learnerCap);
   }
 
+  /** An ingested training result: `episodes` episodes of `steps` env steps in all. */
+  observeSteps(episodes, steps) {
+    if (!(episodes > 0) || !(steps >= 0)) return;
+    const sample = steps / episodes;
+    this.stepsPerEpisode =
+      this.stepsPerEpisode === null ? sample : this.stepsPerEpisode + SMOOTHING * (sample - this.stepsPerEpisode);
+  }
+
   /**
-   * The learner's pace: it consumes `envStepsPerS` env steps per second of the data, and recent episodes last
-   * `stepsPerEpisode` steps on average. null (learning off or not started) lifts the cap. Ignored when fixed.
+   * The learner's pace: it consumes `envStepsPerS` env steps per second of the data (null: learning off or not
+   * started, which lifts the cap). Needs an episode length from observeSteps. Ignored when fixed.
    */
-  setLearnerPace(envStepsPerS, stepsPerEpisode) {
-    if (!this.adaptive || envStepsPerS == null || !(envStepsPerS > 0) || !(stepsPerEpisode > 0)) {
+  setLearnerPace(envStepsPerS) {
+    const perEpisode = this.stepsPerEpisode;
+    if (!this.adaptive || envStepsPerS == null || !(envStepsPerS > 0) || !(perEpisode > 0)) {
       this.learnerCap = null;
       return;
     }
     const steps = (envStepsPerS * this.targetMs) / 1000;
-    this.learnerCap = Math.max(1, Math.min(MAX_EPISODES, Math.floor(steps / stepsPerEpisode)));
+    this.learnerCap = Math.max(1, Math.min(MAX_EPISODES, Math.floor(steps / perEpisode)));
   }
 
   /** Lanes for a task of `episodes` episodes; a training task's are remembered for stats (`remember`). */

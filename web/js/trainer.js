@@ -90,7 +90,6 @@ export class Trainer {
     this.episodeRate = new RateMeter(10000);
     this.stepRate = new RateMeter(10000);
     this.counts = { episodes: 0, envSteps: 0 };
-    this.stepsPerEpisode = null; // moving average of recent training episodes' length, env steps
     // What the charts show, in ingest order (no Python call): episodes [id, return, length, env steps after,
     // training seconds], evals [env_step, mean_return, training seconds], series [training seconds, env steps,
     // loss, epsilon, episodes/min, env-steps/s, updates/s], lag {versions behind: ingested results}.
@@ -455,9 +454,7 @@ export class Trainer {
     this.curve.lag[summary.staleness] = (this.curve.lag[summary.staleness] ?? 0) + 1;
     this.counts.episodes += summary.episodes.length;
     this.counts.envSteps += summary.transitions;
-    const perEpisode = summary.transitions / summary.episodes.length; // env steps per episode in this result
-    this.stepsPerEpisode =
-      this.stepsPerEpisode == null ? perEpisode : this.stepsPerEpisode + 0.3 * (perEpisode - this.stepsPerEpisode);
+    this.sizer.observeSteps(summary.episodes.length, summary.transitions);
     this.staleness.sum += summary.staleness;
     this.staleness.count += 1;
     this.staleness.max = Math.max(this.staleness.max, summary.staleness);
@@ -619,7 +616,7 @@ export class Trainer {
     // Once learning has started the learner sets the pace (train_frequency env steps per update).
     const learning = this.counts.envSteps >= this.config.learning_starts;
     const pace = learning ? (this.config.train_frequency * 1000) / this.budget.msPerUnit : null;
-    this.sizer.setLearnerPace(pace, this.stepsPerEpisode);
+    this.sizer.setLearnerPace(pace);
     while (this.inflight < target) {
       const episodes = this.sizer.episodesPerTask();
       for (const task of this._plan(episodes, episodes)) {

@@ -93,7 +93,9 @@ def _fault_run(js, strict: bool = True) -> dict:
     if strict:
         assert r["failures"] == injected, records
     else:
-        extra = [rec for rec in records if rec[1] is None]
+        # Failures not caused by a crash or hang fault: healthy workers, or ones serving a 'slow' fault
+        # (their result held back while a timer beats), taken for hung.
+        extra = [rec for rec in records if rec[1] not in ("crash", "hang")]
         assert r["failures"] == injected + len(extra) and all(kind == "hang" for kind, _, _ in extra), records
         print(f"\n[webkit] failures not injected (healthy workers taken for hung): {len(extra)} {extra}")
     assert r["recovered"] == r["failures"] and r["tasks_failed"] == 0, r

@@ -648,8 +648,15 @@ export class WorkerPool {
     const pending = slot.pending.get(message.id);
     if (!pending) return;
     slot.pending.delete(message.id);
-    if (message.ok) pending.resolve(message.result);
-    else pending.reject(errorFromJSON(message.error, `worker ${slot.id}, ${pending.type}: `));
+    if (message.ok) {
+      if (pending.type === MSG.RUN) {
+        // A task answered whole: the fault it announced (only 'slow' ones answer) is over, so a later
+        // failure of this worker is not put down to it.
+        slot.faultAt = null;
+        slot.faultKind = null;
+      }
+      pending.resolve(message.result);
+    } else pending.reject(errorFromJSON(message.error, `worker ${slot.id}, ${pending.type}: `));
   }
 
   /** Reject every pending request of `slot` with `error`; return the task entries they carried. */

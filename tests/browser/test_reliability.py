@@ -46,7 +46,10 @@ def test_injected_crashes_hangs_and_slow_tasks_lose_and_duplicate_nothing(open_p
     assert "hang" in detected, "a hung worker is found by its missing heartbeat"
     for f in r["recent_failures"]:
         assert f["injected"] in ("crash", "hang"), f
-        assert f["detection_ms"] is not None and f["detection_ms"] < 4000, f
+        # Behaviour bounds, not the speed figures (tests/browser/reliability_report.py measures those): a
+        # failure is found no later than the longest silence the pool tolerates (10 s) plus a watchdog tick,
+        # and a booted spare takes over within 3 s (usually ~0.03 s; a worker booting beside busy ones takes ~4 s).
+        assert f["detection_ms"] is not None and f["detection_ms"] < 10_500, f
         assert f["recovered_ms"] is not None, f
         if f["replacement"] == "spare":
             assert f["recovered_ms"] < 3000, f

@@ -4,12 +4,87 @@ const channel = new MessageChannel();
 const waiting = [];
 channel.port1.onmessage = () => waiting.shift()?.();
 
-/** Resolve in a new task (a MessageChannel message: no 4 ms timer clamping, rendering can happen before it). */
-export function yieldTask() {
+// Firefox runs a waiting task before a due frame: a loop that yields through MessageChannel messages (or
+// scheduler.postTask / scheduler.yield) got a frame every ~75 ms there (13 FPS in Firefox 153, main thread
+// 100% busy), where Chromium renders between the same tasks at 60 FPS. So a yield whose frame is overdue
+// waits for that frame first. Firefox then renders at once (the wait is ~1 ms: the frame was only held back
+// by our tasks); Chromium's frames are never overdue. WebKitGTK paces its frames itself: there the wait lasted
+// most of a frame, idling the learner (-20% updates/s for +2 FPS), so waits that are not cheap stop, and only
+// every FRAME_PROBE_EVERY-th overdue frame is waited for, to notice when they become cheap again.
+const FRAME_PERIODS_KEPT = 30; // recent intervals between animation frames; their minimum is the display's period
+const FRAME_LATE_MS = 4; // a frame is overdue once none has started for the display's period plus this, ms
+const FRAME_WAIT_MAX_MS = 50; // never wait longer for a frame (a page that stopped rendering), ms
+const FRAME_WAIT_CHEAP_MS = 4; // waiting for overdue frames goes on while the average wait is below this, ms
+const FRAME_PROBE_EVERY = 20; // while waits are dear, wait for one overdue frame in this many
+// performance.now() of the latest frame; recent intervals, ms; average wait for an overdue frame (moving, ms);
+// overdue frames not waited for since the last wait.
+const frames = { last: null, intervals: [], waitMs: 0, skipped: 0, waits: 0, waitedMs: 0, longestWaitMs: 0, notWaited: 0 };
+
+/** Start noting when animation frames begin (once, on the first yield: importing this module starts nothing). */
+function trackFrames() {
+  if (frames.last !== null || typeof requestAnimationFrame !== 'function') return;
+  frames.last = performance.now();
+  const tick = () => {
+    const now = performance.now();
+    frames.intervals.push(now - frames.last);
+    if (frames.intervals.length > FRAME_PERIODS_KEPT) frames.intervals.shift();
+    frames.last = now;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+
+function frameOverdue() {
+  if (frames.last === null || frames.intervals.length === 0) return false;
+  // A hidden tab has no frames to wait for.
+  if (globalThis.document?.visibilityState === 'hidden') return false;
+  const period = Math.min(...frames.intervals);
+  return performance.now() - frames.last > period + FRAME_LATE_MS;
+}
+
+function nextFrame() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FRAME_WAIT_MAX_MS);
+    requestAnimationFrame(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Resolve in a new task (a MessageChannel message: no 4 ms timer clamping), after the next frame if one is
+ * overdue. The message after the frame puts the caller's next slice after that frame's paint, not before it.
+ */
+export async function yieldTask() {
+  trackFrames();
+  if (frameOverdue()) {
+    if (frames.waitMs < FRAME_WAIT_CHEAP_MS || ++frames.skipped >= FRAME_PROBE_EVERY) {
+      frames.skipped = 0;
+      const started = performance.now();
+      await nextFrame();
+      const waited = performance.now() - started;
+      frames.waitMs += 0.2 * (waited - frames.waitMs);
+      frames.waits += 1;
+      frames.waitedMs += waited;
+      frames.longestWaitMs = Math.max(frames.longestWaitMs, waited);
+    } else frames.notWaited += 1;
+  }
   return new Promise((resolve) => {
     waiting.push(resolve);
     channel.port2.postMessage(0);
   });
+}
+
+/** How yields waited for overdue frames since the page loaded (for stats(): ms, counts). */
+export function frameWaitStats() {
+  return {
+    waits: frames.waits,
+    waited_ms: Math.round(frames.waitedMs),
+    longest_ms: Math.round(frames.longestWaitMs * 10) / 10,
+    average_ms: Math.round(frames.waitMs * 100) / 100,
+    overdue_not_waited: frames.notWaited,
+  };
 }
 
 /** Resolve after `ms` milliseconds. */

@@ -1,6 +1,6 @@
 // The trainer: the main thread's Run (replay buffer + learner), the three training modes, evaluation and the
 // live view. It reports through callbacks and never touches the page.
-import { yieldTask, sleep, SliceBudget, RateMeter } from './schedule.js';
+import { yieldTask, sleep, SliceBudget, RateMeter, frameWaitStats } from './schedule.js';
 import { CancelledError } from './pool.js';
 import { pythonErrorMessage } from './pyhost.js';
 import { TaskSizer } from './sizing.js';
@@ -735,6 +735,7 @@ export class Trainer {
       longest_learn_slice_ms: Math.round(this.longestSliceMs * 100) / 100,
       learn_slices: this.slices,
       learn_slices_over_16ms: this.longSlices,
+      frame_waits: frameWaitStats(),
       main_thread_busy_ms: Object.fromEntries(Object.entries(this.busyMs).map(([k, v]) => [k, Math.round(v)])),
       training_wall_ms: Math.round(this.trainingMs),
       updates_per_slice: this.budget.units,

@@ -16,6 +16,9 @@ const FRAME_LATE_MS = 4; // a frame is overdue once none has started for the dis
 const FRAME_WAIT_MAX_MS = 50; // never wait longer for a frame (a page that stopped rendering), ms
 const FRAME_WAIT_CHEAP_MS = 4; // waiting for overdue frames goes on while the average wait is below this, ms
 const FRAME_PROBE_EVERY = 20; // while waits are dear, wait for one overdue frame in this many
+// Weight of the newest wait in the average: slow, so that a few long waits (Firefox: up to 11 ms among ~1.6 ms
+// ones) do not stop the waiting; WebKitGTK's (~7 ms on average at 30 Hz) keep it stopped.
+const FRAME_WAIT_SMOOTHING = 0.05;
 // performance.now() of the latest frame; recent intervals, ms; average wait for an overdue frame (moving, ms);
 // overdue frames not waited for since the last wait.
 const frames = { last: null, intervals: [], waitMs: 0, skipped: 0, waits: 0, waitedMs: 0, longestWaitMs: 0, notWaited: 0 };
@@ -64,7 +67,7 @@ export async function yieldTask() {
       const started = performance.now();
       await nextFrame();
       const waited = performance.now() - started;
-      frames.waitMs += 0.2 * (waited - frames.waitMs);
+      frames.waitMs += FRAME_WAIT_SMOOTHING * (waited - frames.waitMs);
       frames.waits += 1;
       frames.waitedMs += waited;
       frames.longestWaitMs = Math.max(frames.longestWaitMs, waited);

@@ -27,11 +27,15 @@ const frames = { last: null, intervals: [], waitMs: 0, skipped: 0, waits: 0, wai
 function trackFrames() {
   if (frames.last !== null || typeof requestAnimationFrame !== 'function') return;
   frames.last = performance.now();
-  const tick = () => {
-    const now = performance.now();
-    frames.intervals.push(now - frames.last);
-    if (frames.intervals.length > FRAME_PERIODS_KEPT) frames.intervals.shift();
-    frames.last = now;
+  // The frame's own time (its vsync, on performance.now()'s clock), not the callback's: the intervals between
+  // them are whole display periods, without the jitter of when the callback ran.
+  const tick = (frameTime) => {
+    const interval = frameTime - frames.last;
+    if (interval > 0) {
+      frames.intervals.push(interval);
+      if (frames.intervals.length > FRAME_PERIODS_KEPT) frames.intervals.shift();
+      frames.last = frameTime;
+    }
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);

@@ -8,9 +8,10 @@ channel.port1.onmessage = () => waiting.shift()?.();
 // scheduler.postTask / scheduler.yield) got a frame every ~75 ms there (13 FPS in Firefox 153, main thread
 // 100% busy), where Chromium renders between the same tasks at 60 FPS. So a yield whose frame is overdue
 // waits for that frame first. Firefox then renders at once (the wait is ~1 ms: the frame was only held back
-// by our tasks); Chromium's are rarely overdue (~1.5% of its time went to such waits). WebKitGTK paces its frames itself: there the wait lasted
-// most of a frame, idling the learner (-20% updates/s for +2 FPS), so waits that are not cheap stop, and only
-// every FRAME_PROBE_EVERY-th overdue frame is waited for, to notice when they become cheap again.
+// by our tasks); Chromium's frames are rarely overdue (~1.5% of its time went to such waits). WebKitGTK paces
+// its frames itself: there the wait lasted most of a frame, idling the learner (-20% updates/s for +2 FPS),
+// so waits that are not cheap stop, and only every FRAME_PROBE_EVERY-th overdue frame is waited for, to
+// notice when they become cheap again.
 const FRAME_PERIODS_KEPT = 30; // recent intervals between animation frames; their minimum is the display's period
 const FRAME_LATE_MS = 4; // a frame is overdue once none has started for the display's period plus this, ms
 const FRAME_WAIT_MAX_MS = 50; // never wait longer for a frame (a page that stopped rendering), ms

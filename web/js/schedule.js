@@ -22,7 +22,17 @@ const FRAME_PROBE_EVERY = 20; // while waits are dear, wait for one overdue fram
 const FRAME_WAIT_SMOOTHING = 0.05;
 // performance.now() of the latest frame; recent intervals, ms; average wait for an overdue frame (moving, ms);
 // overdue frames not waited for since the last wait.
-const frames = { last: null, intervals: [], waitMs: 0, skipped: 0, waits: 0, waitedMs: 0, longestWaitMs: 0, notWaited: 0 };
+const frames = {
+  last: null,
+  intervals: [],
+  waitMs: 0,
+  skipped: 0,
+  // For stats(): waits made, their total and longest ms, overdue frames not waited for.
+  waits: 0,
+  waitedMs: 0,
+  longestWaitMs: 0,
+  notWaited: 0,
+};
 
 /** Start noting when animation frames begin (once, on the first yield: importing this module starts nothing). */
 function trackFrames() {

@@ -8,6 +8,7 @@ import { loadRobotrain, compiledRuntime, pyTools, loadGlue, pythonErrorMessage }
 import { parseURL, parseSetting, parseField, checkWithCore, toQuery, faultsOf, OWN_CONTROL_FIELDS } from './params.js';
 import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from './store.js';
 import { returnData } from './charts.js';
+import { noteFrame } from './schedule.js';
 
 const BASE_URL = new URL('../', import.meta.url);
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -745,6 +746,7 @@ function drawView(dt) {
 }
 
 function frame(now) {
+  noteFrame(now); // yields between the trainer's slices wait for an overdue frame (schedule.js)
   const dt = Math.min(0.1, (now - lastFrame) / 1000);
   lastFrame = now;
   frameTimes.push(now);

@@ -20,7 +20,7 @@ const FRAME_PROBE_EVERY = 20; // while waits are dear, wait for one overdue fram
 // Weight of the newest wait in the average: slow, so that a few long waits (Firefox: up to 12 ms among ~1 ms
 // ones) do not stop the waiting; WebKitGTK's (~7 ms on average at 30 Hz) keep it stopped.
 const FRAME_WAIT_SMOOTHING = 0.05;
-// performance.now() of the latest frame; recent intervals, ms; average wait for an overdue frame (moving, ms);
+// Time of the latest frame (noteFrame); recent intervals, ms; average wait for an overdue frame (moving, ms);
 // overdue frames not waited for since the last wait.
 const frames = {
   last: null,
@@ -34,22 +34,18 @@ const frames = {
   notWaited: 0,
 };
 
-/** Start noting when animation frames begin (once, on the first yield: importing this module starts nothing). */
-function trackFrames() {
-  if (frames.last !== null || typeof requestAnimationFrame !== 'function') return;
-  frames.last = performance.now();
-  // The frame's own time (its vsync, on performance.now()'s clock), not the callback's: the intervals between
-  // them are whole display periods, without the jitter of when the callback ran.
-  const tick = (frameTime) => {
+/**
+ * The page's animation-frame loop reports each frame here with the frame's own time (its vsync, on
+ * performance.now()'s clock), not the callback's: intervals between them are whole display periods.
+ */
+export function noteFrame(frameTime) {
+  if (frames.last !== null) {
     const interval = frameTime - frames.last;
-    if (interval > 0) {
-      frames.intervals.push(interval);
-      if (frames.intervals.length > FRAME_PERIODS_KEPT) frames.intervals.shift();
-      frames.last = frameTime;
-    }
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
+    if (!(interval > 0)) return;
+    frames.intervals.push(interval);
+    if (frames.intervals.length > FRAME_PERIODS_KEPT) frames.intervals.shift();
+  }
+  frames.last = frameTime;
 }
 
 function frameOverdue() {
@@ -75,7 +71,6 @@ function nextFrame() {
  * overdue. The message after the frame puts the caller's next slice after that frame's paint, not before it.
  */
 export async function yieldTask() {
-  trackFrames();
   if (frameOverdue()) {
     if (frames.waitMs < FRAME_WAIT_CHEAP_MS || ++frames.skipped >= FRAME_PROBE_EVERY) {
       frames.skipped = 0;

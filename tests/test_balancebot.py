@@ -355,7 +355,7 @@ def test_a_trained_policy_keeps_the_robot_up_for_whole_episodes_and_solves_it():
     from robotrain.actor import Actor
     from robotrain.config import Config
     from robotrain.seeding import EVAL_STREAM
-    from robotrain.train import evaluate
+    from robotrain.evaluation import evaluate
 
     model = modelfile.load(str(Path(__file__).parent / "data" / "balancebot-seed0.model.json"), expect_env="balancebot")
     assert model["config"] == Config.for_env("balancebot", seed=0)

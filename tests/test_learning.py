@@ -11,7 +11,7 @@ from robotrain.qnet import Adam, QNetwork, clip_grad_norm, huber
 from robotrain.replay import ReplayBuffer
 from robotrain import run as run_module
 from robotrain.run import Run
-from robotrain.train import sync_batch, train_serial
+from robotrain.serial import SerialHost, train_serial
 
 
 # --- Q-network -----------------------------------------------------------------------------------------
@@ -454,10 +454,9 @@ def test_run_state_round_trip_continues_identically():
     half = train_serial(cfg, max_steps=1_500)
     restored = Run.from_bytes(half.to_bytes())
     assert restored.history() == half.history() and np.array_equal(restored.weights_packed(), half.weights_packed())
-    actor = Actor("cartpole", cfg.seed, cfg.lanes, cfg.hidden_sizes)
-    evaluator = Actor("cartpole", cfg.seed, cfg.eval_episodes, cfg.hidden_sizes)
+    host = SerialHost(restored)
     while restored.env_steps < 3_000:  # train_serial's loop, continued on the restored run
-        sync_batch(restored, actor, evaluator)
+        host.sync_batch()
     assert restored.history() == reference.history()
     assert np.array_equal(restored.weights_packed(), reference.weights_packed())
     for bad in (b"", b"not a zip", half.to_bytes()[:100]):

@@ -11,8 +11,10 @@ import ray
 from robotrain import modelfile
 from robotrain.config import Config
 from robotrain.blas import limit_blas_threads
-from robotrain.ray_backend import RayTrainer, init_ray, train_ray
-from robotrain.train import evaluate, stayed_solved, train_serial
+from robotrain.cluster import RayTrainer, init_ray, train_ray
+from robotrain.evaluation import evaluate, stayed_solved
+from robotrain.serial import train_serial
+from test_schedule import PUBLISH_STEPS, check_rules, publish_config
 
 SHORT_STEPS = 5_000
 # Four tasks per synchronous batch, so two actors really share every batch.
@@ -87,6 +89,27 @@ def test_sync_curve_does_not_depend_on_actors_and_equals_serial(local_ray, seria
         assert run.backend_stats["actors"] == n and run.staleness == serial_short.staleness
         assert max(run.staleness) > 0
         assert_exactly_once(run)
+
+
+@pytest.mark.parametrize("publish_every", [1, 3])
+def test_sync_with_publish_every_equals_the_command_line(local_ray, publish_every):
+    cfg = publish_config(publish_every)
+    serial = train_serial(cfg, max_steps=PUBLISH_STEPS)
+    run = train_ray(cfg, actors=2, max_steps=PUBLISH_STEPS)
+    assert run.history() == serial.history()
+    assert np.array_equal(run.weights_packed(), serial.weights_packed())
+    assert run.trace == serial.trace  # the same commands, in the same order
+    check_rules(run.trace, cfg)
+
+
+def test_async_follows_the_rules_of_the_command_line(local_ray):
+    cfg = Config.for_env("cartpole", seed=1, eval_interval=1_000, publish_every=20)
+    for run in (train_ray(cfg, actors=2, mode="async", max_steps=4_000),
+                train_serial(cfg, max_steps=4_000, mode="async")):
+        counts = check_rules(run.trace, cfg)
+        assert counts["publish"] > 0 and counts["evaluate"] == len(run.evals) >= 3
+        assert sorted(e for e, _, _ in run.episodes) == list(range(run.next_episode_id))
+        assert run.learner.updates == (run.env_steps - cfg.learning_starts) // cfg.train_frequency
 
 
 def test_killed_actor_in_sync_mode_changes_nothing(local_ray, serial_short):

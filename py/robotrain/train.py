@@ -1,11 +1,15 @@
 """Train from the command line under CPython: ``python -m robotrain.train --env cartpole --seed 0``.
 
-The serial backend runs the actor and the learner in this process with the synchronous schedule of
-``robotrain.run`` (the same one the page uses), so a seed gives the same curve here as in the page's sync mode
-on the same platform. It prints progress with an ETA and can write a JSON summary:
+The serial backend (``robotrain.serial``) runs the actor and the learner in this process, ``--backend ray``
+(``robotrain.cluster``) runs the actors on Ray; both execute ``robotrain.schedule``, as the page does, so a
+seed gives the same sync curve here as in the page on the same platform. It prints progress with an ETA and
+can write a JSON summary:
 
-    {"env", "seed", "solved", "solved_at_env_step", "stayed_solved", "wall_s", "eval": [[env_step, mean], ...],
-     "env_steps", "episodes", "updates", "env_steps_per_s"}
+    {"env", "seed", "mode", "solved", "solved_at_env_step", "stayed_solved", "wall_s",
+     "eval": [[env_step, mean], ...], "env_steps", "episodes", "updates", "env_steps_per_s",
+     "history": {"episodes": [[id, return, length], ...], "evals": [[env_step, mean], ...]}, "config"}
+
+``history`` is what ``robotrain.history()`` returns in the page, so any two runs can be compared.
 """
 
 import argparse
@@ -13,77 +17,21 @@ import json
 import sys
 import time
 
-import numpy as np
-
-from . import codec, modelfile
-from .actor import Actor
+from . import modelfile
 from .config import Config
 from .envs import ENV_NAMES
+from .evaluation import STAY_SOLVED_EVALS, stayed_solved
 from .run import Run
-from .seeding import EVAL_STREAM
-
-STAY_SOLVED_EVALS = 4  # evaluations after the first solved one that must also be solved
-
-
-def train_serial(config: Config, progress=None, stop_when_stable: bool = False, max_steps: int | None = None,
-                 init_params: np.ndarray | None = None) -> Run:
-    """Train ``config`` in this process for ``max_steps`` env steps (default: its ``total_timesteps``).
-
-    ``progress(run)`` is called after every batch. Running past ``total_timesteps`` keeps the end values of
-    the epsilon and learning-rate schedules, which is how one checks that a solved policy stays solved.
-    """
-    max_steps = config.total_timesteps if max_steps is None else max_steps
-    run = Run(config)
-    if init_params is not None:
-        run.learner.load_params(init_params)
-    actor = Actor(config.env_id, config.seed, config.lanes, config.hidden_sizes)
-    evaluator = Actor(config.env_id, config.seed, min(config.eval_episodes, 64), config.hidden_sizes)
-    while run.env_steps < max_steps:
-        sync_batch(run, actor, evaluator)
-        if progress:
-            progress(run)
-        if stop_when_stable and stayed_solved(run) is not None:
-            break
-    return run
+from .schedule import MODES
+from .serial import train_serial
 
 
-def sync_batch(run: Run, actor: Actor, evaluator: Actor) -> None:
-    """One synchronous batch in this process, in the order every host keeps (see ``Run``): play the batch with
-    the current weights, learn the updates earned by the batches before it, ingest it, evaluate if due."""
-    actor.set_weights(run.weights_packed())
-    results = [actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]) for task in run.plan_tasks()]
-    run.learn(run.updates_due)
-    for packed in results:
-        run.ingest(packed)
-    if run.eval_due():
-        task = run.plan_eval()
-        evaluator.set_weights(run.weights_packed())
-        run.ingest_eval(evaluator.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
-
-
-def evaluate(env_id: str, run_seed: int, hidden_sizes, params: np.ndarray, episodes: int = 20) -> float:
-    """Mean greedy return of ``params`` over the run's ``episodes`` evaluation episodes (the ones Run uses)."""
-    actor = Actor(env_id, run_seed, min(episodes, 64), hidden_sizes)
-    actor.set_weights(codec.pack_weights(np.asarray(params, dtype=np.float32), 0))
-    batch = codec.unpack_trajectories(actor.run(0, episodes, 0.0, EVAL_STREAM))
-    return float(batch.episodes[:, 2].astype(np.float64).mean())
-
-
-def stayed_solved(run: Run) -> bool | None:
-    """True if the STAY_SOLVED_EVALS evaluations after the first solved one were all solved; None if not known yet."""
-    threshold = run.env_info()["solved_threshold"]
-    returns = [r for _, r in run.evals]
-    first = next((i for i, r in enumerate(returns) if r >= threshold), None)
-    if first is None or len(returns) < first + 1 + STAY_SOLVED_EVALS:
-        return None
-    return all(r >= threshold for r in returns[first + 1:first + 1 + STAY_SOLVED_EVALS])
-
-
-def summary(run: Run, wall_s: float) -> dict:
+def summary(run: Run, wall_s: float, mode: str = "sync") -> dict:
     solved_at = run.solved_at()
     return {
         "env": run.config.env_id,
         "seed": run.config.seed,
+        "mode": mode,
         "solved": solved_at is not None,
         "solved_at_env_step": solved_at,
         "stayed_solved": stayed_solved(run),
@@ -94,6 +42,7 @@ def summary(run: Run, wall_s: float) -> dict:
         "updates": run.learner.updates,
         "env_steps_per_s": round(run.env_steps / wall_s, 1) if wall_s > 0 else None,
         "config": run.config.to_dict(),
+        "history": run.history(),
     }
 
 
@@ -143,7 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("--actors", type=int, default=2, help="ray: number of actor processes")
     p.add_argument("--address", default=None,
                    help="ray: cluster address (ray://host:port or auto); default starts a local Ray")
-    p.add_argument("--mode", choices=("sync", "async"), default="sync", help="ray: synchronous or Ape-X style")
+    p.add_argument("--mode", choices=MODES, default="sync", help="synchronous batches or Ape-X style (robotrain.schedule)")
     args = p.parse_args(argv)
     overrides = {"seed": args.seed}
     for item in args.set:
@@ -171,17 +120,17 @@ def main(argv=None) -> int:
     progress = None if args.quiet else Progress(max_steps)
     t0 = time.monotonic()
     if args.backend == "ray":
-        from .ray_backend import train_ray
+        from .cluster import train_ray
 
         run = train_ray(config, actors=args.actors, address=args.address, mode=args.mode, progress=progress,
                         stop_when_stable=args.stop_when_stable, max_steps=max_steps, init_params=init_params)
     else:
         run = train_serial(config, progress, stop_when_stable=args.stop_when_stable, max_steps=max_steps,
-                           init_params=init_params)
+                           init_params=init_params, mode=args.mode)
     wall = time.monotonic() - t0
     if progress:
         progress.close()
-    out = summary(run, wall)
+    out = summary(run, wall, args.mode)
     if hasattr(run, "backend_stats"):
         out["ray"] = run.backend_stats
     print(f"{out['env']} seed {out['seed']}: solved={out['solved']} at {out['solved_at_env_step']} "

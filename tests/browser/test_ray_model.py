@@ -7,14 +7,14 @@ import ray
 
 from robotrain import modelfile
 from robotrain.config import Config
-from robotrain.train import evaluate
+from robotrain.evaluation import evaluate
 
 from .helpers import stats, wait_for
 
 
 @pytest.fixture(scope="module")
 def ray_model():
-    from robotrain.ray_backend import init_ray, train_ray
+    from robotrain.cluster import init_ray, train_ray
 
     started = init_ray(None, num_cpus=2)
     try:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 
-from robotrain.actor import Actor
 from robotrain.config import Config
 from robotrain.run import Run
-from robotrain.train import sync_batch
+from robotrain.serial import SerialHost
 
 from .helpers import origin_of, stats, wait_for
 
@@ -78,12 +77,11 @@ def first_episodes(history: dict) -> list:
 
 
 def cpython_first_episodes(config: Config) -> list:
-    """The command-line trainer's first FIRST_EPISODES episodes for ``config`` (train.sync_batch's order)."""
+    """The command-line trainer's first FIRST_EPISODES episodes for ``config`` (robotrain.schedule's order)."""
     run = Run(config)
-    actor = Actor(config.env_id, config.seed, config.lanes, config.hidden_sizes)
-    evaluator = Actor(config.env_id, config.seed, config.eval_episodes, config.hidden_sizes)
+    host = SerialHost(run)
     while len(run.episodes) < FIRST_EPISODES:
-        sync_batch(run, actor, evaluator)
+        host.sync_batch()
     return [list(e) for e in sorted(run.episodes) if e[0] < FIRST_EPISODES]
 
 

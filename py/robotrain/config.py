@@ -85,7 +85,7 @@ class Config:
     batch_episodes: int = 8
     """episodes per synchronous batch, whatever the number of actors"""
     publish_every: int = 1
-    """sync mode: batches between weight publications; async mode: learner updates between them"""
+    """learner updates between weight publications, at least (sync: at a batch's end; async: after a slice)"""
     eval_interval: int = 5_000
     """environment steps between greedy evaluations"""
     eval_episodes: int = 20

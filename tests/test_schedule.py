@@ -120,6 +120,24 @@ def test_async_holds_tasks_back_while_the_learner_is_behind():
     assert commands[2]["updates"] == 10
 
 
+def test_async_publishes_nothing_while_an_evaluation_is_in_flight():
+    run = Run(Config.for_env("cartpole", seed=0, learning_starts=0, train_frequency=1, eval_interval=100))
+    host = SerialHost(run, "async")
+    host.schedule.clock = lambda: 1e9  # the publication interval has always passed
+
+    def step(free):
+        ops = []
+        for command in host.schedule.async_step(free, 2, 1e-4, learn_max=5):
+            ops.append(command["op"])
+            host.execute(command)
+        return ops
+
+    assert step(8) == ["ingest", "play"]  # 16 episodes (over 100 steps), played and held until the next ingest
+    assert step(0) == ["ingest", "evaluate", "learn"]  # 5 updates due and done, but an evaluation is in flight
+    assert run.pending_eval_step is not None
+    assert step(0) == ["ingest", "learn", "publish"]  # the evaluation came in: publications go on
+
+
 def test_a_bad_mode_is_named():
     with pytest.raises(ValueError, match="mode"):
         Schedule(Run(Config.for_env("cartpole")), "bogus")

@@ -1,20 +1,15 @@
-"""One training run's schedule, shared by every host (CPython trainer, the page's main thread, Ray).
+"""One training run's learner and episode bookkeeping, the same on every host (CPython, the page, Ray).
 
-The host only moves buffers between ``Run`` and its actors:
+``robotrain.schedule`` decides the order; a host carries out its commands with these calls:
 
-    tasks = run.plan_tasks(n)             # next episode ids, with epsilon and the policy version to use
+    tasks = run.plan_tasks(n)             # next episode ids, with epsilon (the schedule plans them)
     packed = actor.run(**task)            # on any actor, any lane count
     run.ingest(packed)                    # whole or not at all; each episode id at most once
-    run.learn(run.updates_due)            # as many updates as the schedule has earned (or a slice of them)
-    if run.eval_due(): run.ingest_eval(actor.run(**run.plan_eval()))
+    run.learn(n)                          # up to n of the updates the data has earned (``updates_due``)
+    run.ingest_eval(actor.run(**run.plan_eval()))   # a greedy evaluation, when ``eval_due()``
 
-Synchronous mode (the design document's plan) is a pipeline of batches of ``batch_episodes`` ids. Batch k
-is planned and handed to the actors with the weights published after batch k - 1; while the actors play it,
-the learner runs every update that the batches ingested before it earned; then batch k is ingested in id
-order and the new weights are published. So the learner never waits for the actors (nor they for it, beyond
-the batch boundary) and the policy lags the data by one batch. Because episodes depend only on their ids,
-the weights and epsilon, and the learner only on the order of ingest, the learning curve for a seed is the
-same for any number of actors or lanes, and on every host (``train.sync_batch`` is the reference).
+Episodes depend only on their ids, the weights and epsilon, and the learner only on the order of ingest, so
+a schedule that fixes that order gives the same curve for any number of actors or lanes, and on every host.
 """
 
 import io

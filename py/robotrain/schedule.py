@@ -22,7 +22,9 @@ Knobs, one meaning each:
 - ``publish_every``: learner updates between two publications, at least. Sync publishes at the end of a
   batch once that many updates ran since the last publication; async after a learning slice, but not within
   ``ASYNC_MIN_PUBLISH_INTERVAL_S`` of the last publication.
-- The evaluation always plays the *published* weights (the ones the actors hold), on every host.
+- The evaluation always plays the *published* weights (the ones the actors hold), on every host. Async mode
+  therefore publishes nothing while an evaluation is in flight: a host that starts the evaluation task late
+  (its actors busy) still plays the version the command names.
 
 Synchronous mode is a pipeline of batches of ``batch_episodes`` ids: batch k is played with the weights
 published after batch k - 1 while the learner runs the updates that the batches before it earned; then batch k
@@ -140,7 +142,8 @@ class Schedule:
         due = run.updates_due
         if due > 0:
             yield learn(due if learn_max is None else max(1, min(due, int(learn_max))))
-            if self.publish_due() and self.clock() - self.published_at_s >= ASYNC_MIN_PUBLISH_INTERVAL_S:
+            if (self.publish_due() and run.pending_eval_step is None
+                    and self.clock() - self.published_at_s >= ASYNC_MIN_PUBLISH_INTERVAL_S):
                 yield self.publish()
 
     def finish(self):

@@ -154,7 +154,7 @@ function pythonCheck() {
   const overrides = { ...app.settings.cfg, seed: app.settings.seed };
   if (app.settings.batch != null) overrides.batch_episodes = app.settings.batch;
   if (app.settings.lanes != null) overrides.lanes = app.settings.lanes;
-  const problem = app.glue.get('check_config')(app.settings.env, JSON.stringify(overrides));
+  const problem = app.glue.check_config(app.settings.env, JSON.stringify(overrides));
   if (!problem) return true;
   const field = problem.split(':')[0].trim();
   const target = OWN_CONTROL_FIELDS[field] ?? field;
@@ -245,8 +245,8 @@ function changeField(name, raw, final) {
 /** Field specs and defaults for the current env (the form's placeholders and limits). */
 function refreshSpecs() {
   const env = app.core.envNames.includes(app.settings.env) ? app.settings.env : app.core.envNames[0];
-  app.core.specs = JSON.parse(app.glue.get('field_specs')(env));
-  app.core.defaults = JSON.parse(app.glue.get('env_defaults')(env));
+  app.core.specs = JSON.parse(app.glue.field_specs(env));
+  app.core.defaults = JSON.parse(app.glue.env_defaults(env));
   ui.buildFields(app.core.specs, Object.keys(OWN_CONTROL_FIELDS));
   ui.showFields(app.settings.cfg, app.core.defaults);
 }
@@ -295,7 +295,7 @@ function boot() {
     app.tools = pyTools(app.pyodide);
     app.glue = loadGlue(app.pyodide);
     app.core = {
-      envNames: app.tools.toJSON(app.pyodide.runPython('from robotrain.envs import ENV_NAMES; list(ENV_NAMES)')),
+      envNames: JSON.parse(app.glue.env_names()),
       specs: [],
       defaults: {},
     };
@@ -403,7 +403,7 @@ function workerFailed(record) {
   if (record.recovered_ms === null) {
     notice(`Worker ${record.worker} failed${what}: ${record.reason}. Its task runs again with the same episodes; a replacement is starting.`);
   } else {
-    notice(`Worker ${record.worker} is back ${(record.recovered_ms / 1000).toFixed(1)} s after its failure${what}${record.from_spare ? ' (a spare took over)' : ''}; nothing was lost.`);
+    notice(`Worker ${record.worker} is back ${(record.recovered_ms / 1000).toFixed(1)} s after its failure${what}${record.replacement && record.replacement !== 'new worker' ? ' (a spare took over)' : ''}; nothing was lost.`);
   }
 }
 
@@ -468,7 +468,7 @@ function downloadCard() {
 
 /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
 function settingsFromConfig(config) {
-  const defaults = JSON.parse(app.glue.get('env_defaults')(config.env_id));
+  const defaults = JSON.parse(app.glue.env_defaults(config.env_id));
   const cfg = {};
   for (const [name, value] of Object.entries(config)) {
     if (name in OWN_CONTROL_FIELDS) continue;
@@ -516,7 +516,7 @@ function loadBytes(bytes, name) {
   let facts;
   try {
     if (card && typeof card.model !== 'string') throw new Error('run card has no "model" (the model file text)');
-    facts = JSON.parse(app.glue.get('load_model')(card ? card.model : bytes, card ? '' : app.trainer.config.env_id));
+    facts = JSON.parse(app.glue.load_model(card ? card.model : bytes, card ? '' : app.trainer.config.env_id));
   } catch (error) {
     const message = cleanPythonError(error);
     notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');

@@ -16,7 +16,7 @@ const CONFIG_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 export const DEFAULTS = Object.freeze({
   env: 'cartpole',
   workers: 'auto',
-  mode: 'sync', // the design document's plan: the curve for a seed is the CPython trainer's, whatever the worker count
+  mode: 'sync', // the curve for a seed is the command line's, whatever the worker count
   seed: 0,
   batch: null, // null: the config's default (batch_episodes)
   lanes: null, // null: the config's default (lanes), or the sizer's pick when sizing is auto

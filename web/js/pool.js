@@ -16,8 +16,8 @@ import {
   sabCapacity,
   sabWrite,
   faultFor,
-  checkTrajectories,
 } from './protocol.js';
+import { checkTrajectories, transitionCount } from './wire/codec.js';
 import { shareRuntime } from './pyhost.js';
 
 export const MIN_WORKERS = 1;
@@ -145,10 +145,6 @@ export class WorkerPool {
   /** Number of workers that have booted and hold an actor for the current configuration. */
   get readyCount() {
     return this.slots.filter((s) => this._ready(s)).length;
-  }
-
-  get bootedCount() {
-    return this.slots.filter((s) => s.booted).length;
   }
 
   /** Mean load progress over all workers, 0..1. */
@@ -471,11 +467,6 @@ export class WorkerPool {
     });
   }
 
-  /** Number of tasks waiting for a worker. */
-  get queued() {
-    return this.queue.length;
-  }
-
   /** Reject every queued task with CancelledError (tasks already running finish normally). */
   cancel() {
     const dropped = this.queue.splice(0);
@@ -559,7 +550,7 @@ export class WorkerPool {
         slot.task = null;
         slot.tasks += 1;
         if (!stream) slot.episodes += episodes;
-        const steps = result.packed[7];
+        const steps = transitionCount(result.packed);
         slot.envSteps += steps;
         slot.stepLog.push([performance.now(), steps, result.ms ?? 0]);
         if (slot.stepLog.length > 64) slot.stepLog.shift();

@@ -11,7 +11,6 @@ export const MSG = Object.freeze({
   // chunk}} ->
   // {packed: Float32Array (transferred), ms, weights_serial, heap_bytes, policy_version}
   RUN: 'run',
-  PING: 'ping', // {} -> {booted, actor, weights_serial}
 });
 
 export const EVENT = Object.freeze({
@@ -30,7 +29,6 @@ export const EVENT = Object.freeze({
 // Fault injection (fault_crash, fault_hang, fault_slow in the URL). Whether a task attempt faults is a pure
 // function of (fault seed, stream, first episode id, attempt), so a run with the same settings meets the same
 // faults whichever worker runs which task, and a retried task gets a fresh, equally reproducible draw.
-export const FAULT_KINDS = Object.freeze(['crash', 'hang', 'slow']);
 export const SLOW_FACTOR = 10; // a 'slow' task takes this many times as long as it really needed
 
 /** 32-bit integer hash (the finalizer of MurmurHash3), for reproducible uniform draws. */
@@ -68,28 +66,6 @@ export function faultFor(faults, { first_id, stream = 0 }, attempt) {
   if (u < faults.crash + faults.hang) return { kind: 'hang', variant: 'python-loop', chunk };
   if (u < faults.crash + faults.hang + faults.slow) return { kind: 'slow', variant: `x${SLOW_FACTOR}`, chunk };
   return null;
-}
-
-// The trajectory batch header (py/robotrain/codec.py): checked before a result leaves the pool, so a result
-// is handed on whole and only for the task it answers, or the worker counts as failed.
-const MAGIC = 7254;
-const KIND_TRAJECTORIES = 1;
-const HEADER_LEN = 16;
-const EPISODE_COLS = 4;
-
-/** '' if `packed` is a complete trajectory batch holding exactly episodes first_id..stop_id-1, else why not. */
-export function checkTrajectories(packed, { first_id, stop_id }) {
-  if (!(packed instanceof Float32Array)) return 'result is not a Float32Array';
-  if (packed.length < HEADER_LEN) return `result has ${packed.length} floats, less than a header`;
-  if (packed[0] !== MAGIC || packed[2] !== KIND_TRAJECTORIES || packed[3] !== HEADER_LEN) return 'result header is not a trajectory batch';
-  if (packed[4] !== packed.length) return `result says ${packed[4]} floats but holds ${packed.length}`;
-  const count = packed[6];
-  if (count !== stop_id - first_id) return `result holds ${count} episodes; the task asked for ${stop_id - first_id}`;
-  if (HEADER_LEN + count * EPISODE_COLS + packed[7] * packed[9] !== packed.length) return 'result sizes do not add up';
-  for (let i = 0; i < count; i++) {
-    if (packed[HEADER_LEN + EPISODE_COLS * i] !== first_id + i) return `result episode ${i} has id ${packed[HEADER_LEN + EPISODE_COLS * i]}`;
-  }
-  return '';
 }
 
 /** A plain, structured-clone-safe description of any thrown value. */
@@ -137,8 +113,7 @@ export function sabSerial(sab) {
 }
 
 // How long a reader waits for a write in progress. A write takes microseconds, but the page's thread can be
-// descheduled in the middle of one: on two cores with a load average of 22, a fixed 100,000 spins (~1 ms)
-// gave up once in a 30-minute run and stopped training.
+// descheduled in the middle of one on a loaded machine (docs/tuning.md: a fixed ~1 ms of spinning was not enough).
 const SAB_READ_TIMEOUT_MS = 5000;
 
 /** Copy the current weights out of the SAB with `copy(view)`; returns the serial that was copied. */

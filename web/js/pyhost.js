@@ -115,50 +115,26 @@ export async function loadRobotrain(baseURL, onProgress = () => {}, { runtime = 
   const response = await fetch(new URL('py/robotrain.zip', baseURL));
   if (!response.ok) throw new Error(`could not fetch py/robotrain.zip: HTTP ${response.status}`);
   pyodide.unpackArchive(await response.arrayBuffer(), 'zip', { extractDir: PACKAGE_DIR });
-  pyodide.runPython(`import sys\nif ${JSON.stringify(PACKAGE_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(PACKAGE_DIR)})\nimport numpy, robotrain`);
+  const path = pyodide.pyimport('sys').path;
+  if (!path.toJs().includes(PACKAGE_DIR)) path.insert(0, PACKAGE_DIR);
+  path.destroy();
+  for (const name of ['numpy', 'robotrain']) pyodide.pyimport(name).destroy();
   trimPackageFiles(pyodide);
   onProgress('ready', 1);
   pyodide.robotrainLoadMs = performance.now() - started;
   return pyodide;
 }
 
-// Every interpreter holds numpy's unpacked files in its in-memory file system (about 12 MB, as JS arrays).
-// Once numpy is imported, most are never read again: Pyodide has already loaded every extension module (dlopen
-// of the same path finds the loaded library) and imported modules are not re-read. Those files are truncated
-// (they must still exist for the import system's lookups); headers, stubs and sources are removed.
-const TRIM = `
-import os, sys
-def _trim(loaded):
-    import numpy
-    imported = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
-    drop = (".pyi", ".h", ".pxd", ".c", ".a", ".pyx", ".md", ".rst", ".template", ".build", ".pc")
-    freed = 0
-    for folder, _, names in os.walk(os.path.dirname(numpy.__file__)):
-        for name in names:
-            path = os.path.join(folder, name)
-            size = os.path.getsize(path)
-            if name.endswith(drop):
-                os.remove(path)
-            elif (name.endswith(".so") and path in loaded) or (name.endswith(".py") and path in imported):
-                os.truncate(path, 0)
-            else:
-                continue
-            freed += size
-    return freed
-`;
-
+// Every interpreter holds numpy's unpacked files in its in-memory file system (about 12 MB);
+// robotrain.web.trim_numpy_files frees the ones a loaded interpreter never reads again.
 function trimPackageFiles(pyodide) {
-  const namespace = pyodide.globals.get('dict')();
+  const web = pyodide.pyimport('robotrain.web');
+  const loaded = pyodide.toPy(Object.keys(pyodide._module.LDSO?.loadedLibsByName ?? {}));
   try {
-    pyodide.runPython(TRIM, { globals: namespace });
-    const loaded = pyodide.toPy(Object.keys(pyodide._module.LDSO?.loadedLibsByName ?? {}));
-    try {
-      pyodide.trimmedBytes = namespace.get('_trim')(loaded);
-    } finally {
-      loaded.destroy();
-    }
+    pyodide.trimmedBytes = web.trim_numpy_files(loaded);
   } finally {
-    namespace.destroy();
+    loaded.destroy();
+    web.destroy();
   }
 }
 
@@ -201,14 +177,6 @@ export function pyTools(pyodide) {
     fromJSON(value) {
       return json.loads(JSON.stringify(value));
     },
-    /** Call fn(...args) then destroy every PyProxy argument. */
-    callAndFree(fn, ...args) {
-      try {
-        return fn(...args);
-      } finally {
-        for (const arg of args) if (arg && typeof arg.destroy === 'function') arg.destroy();
-      }
-    },
   };
 }
 
@@ -222,82 +190,7 @@ export function pythonErrorMessage(error) {
   return text;
 }
 
-// Small Python helpers for the page's main thread: everything that would otherwise take many PyProxy calls.
-const GLUE = `
-import json
-import numpy as np
-from robotrain import modelfile
-from robotrain.config import Config
-from robotrain.run import Run
-from robotrain.viewer import Viewer, replay_states
-
-def make_config(env_id, overrides_json):
-    return Config.for_env(env_id, **json.loads(overrides_json))
-
-def check_config(env_id, overrides_json):
-    """'' if the overrides make a valid Config, else the ValueError text ('field: problem')."""
-    try:
-        Config.for_env(env_id, **json.loads(overrides_json))
-        return ""
-    except (ValueError, TypeError) as e:
-        return str(e)
-
-def env_defaults(env_id):
-    return json.dumps(Config.for_env(env_id).to_dict())
-
-def field_specs(env_id):
-    return json.dumps(Config.field_specs(env_id))
-
-def run_from_bytes(data):
-    return Run.from_bytes(data.to_bytes())
-
-def run_to_bytes(run):
-    return run.to_bytes()
-
-def save_model(run):
-    return modelfile.dumps(run.config, run.learner.q.params, run.policy_version, run.env_steps)
-
-_loaded = {}
-
-def load_model(data, expect_env):
-    """Validate a model file (bytes from JS or a str); keep it for apply_model; return its facts as JSON."""
-    raw = data if isinstance(data, str) else data.to_bytes()
-    m = modelfile.loads(raw, expect_env or None)
-    _loaded.clear()
-    _loaded.update(m)
-    return json.dumps({"config": m["config"].to_dict(), "policy_version": m["policy_version"],
-                       "env_steps": m["env_steps"], "env_id": m["env_id"]})
-
-def apply_model(run, viewer):
-    run.learner.load_params(_loaded["params"])
-    return True
-
-def evaluate_now(run):
-    """Mean greedy return of the current weights over the run's evaluation episodes (same seeds as its evals)."""
-    from robotrain.train import evaluate
-    c = run.config
-    return float(evaluate(c.env_id, c.seed, c.hidden_sizes, run.learner.q.params, c.eval_episodes))
-
-def params_equal_loaded(run):
-    return bool(np.array_equal(run.learner.q.params, _loaded["params"]))
-
-def view_state(viewer):
-    return viewer.env.state[0].tolist()
-
-def push(viewer, impulse):
-    before = viewer.env.state[0].tolist()
-    viewer.push(float(impulse))
-    return json.dumps({"before": before, "after": viewer.env.state[0].tolist(), "index": int(viewer.env.push_index)})
-
-def replay(env_id, run_seed, episode_id, actions):
-    a = np.frombuffer(actions.to_bytes(), dtype=np.uint8).astype(np.int64)
-    states = replay_states(env_id, int(run_seed), int(episode_id), a)
-    return states.astype(np.float32).ravel(), states.shape[1]
-`;
-
-/** The page's helper functions (a dict of Python callables); get one with glue.get(name). */
+/** The page's Python helpers (the module robotrain.web): one call each for what would take many. */
 export function loadGlue(pyodide) {
-  const namespace = pyodide.globals.get('dict')();
-  pyodide.runPython(GLUE, { globals: namespace });
-  return namespace;
+  return pyodide.pyimport('robotrain.web');
 }

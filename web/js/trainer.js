@@ -1,22 +1,18 @@
-// The trainer: the main thread's Run (replay buffer + learner), the three training modes, evaluation and the
-// live view. It reports through callbacks and never touches the page.
+// The trainer: the main thread's Run (replay buffer + learner) and the host side of robotrain.schedule: it
+// carries out the schedule's commands (play on the workers or here, learn in slices, ingest, publish, evaluate),
+// and keeps the live view. It reports through callbacks and never touches the page.
 import { yieldTask, sleep, SliceBudget, RateMeter, frameWaitStats } from './schedule.js';
 import { CancelledError } from './pool.js';
 import { pythonErrorMessage } from './pyhost.js';
 import { TaskSizer } from './sizing.js';
+import { episodesWithActions } from './wire/codec.js';
 
 export const MODES = Object.freeze(['main', 'sync', 'async']);
 const EVAL_STREAM = 1;
 const LEARN_SLICE_MS = 6; // target length of one learning slice on the main thread
 const LONG_SLICE_MS = 16; // slices longer than one 60 Hz frame are counted in stats()
 const INGEST_SLICE_MS = 4; // async mode: stop ingesting queued results after this long, learn, then go on
-// Async mode keeps every worker fed unless the learner is more than this many seconds of updates (at its
-// measured speed) behind the data; without a bound the replay ratio collapses when actors outrun the learner.
-const ASYNC_MAX_BACKLOG_S = 2;
-const ASYNC_MIN_BACKLOG_UPDATES = 500;
-// Async mode publishes after publish_every updates but not more often than this (workers only pick weights
-// up when they start a task, so faster publication would only cost main-thread time).
-const ASYNC_MIN_PUBLISH_INTERVAL_MS = 50;
+const ASYNC_DEPTH = 2; // async mode: tasks in flight per worker
 const LOCAL_SLICE_MS = 6; // main mode: target length of one slice of episode play on the main thread
 const RECENT_EPISODES = 1000; // finished training episodes kept (with their actions) for replay
 const SERIES_EVERY_MS = 1000; // one sample of the scalar curves (loss, epsilon, throughput) per second
@@ -24,25 +20,6 @@ const MAX_SERIES = 20000; // samples kept; beyond this every other one is droppe
 // Per-episode rows of the return curve kept; beyond this every other one is dropped, so an hours-long run's
 // memory stays flat (the chart draws at most 2,000 points; its moving average then spans more episodes).
 export const MAX_CURVE_EPISODES = 20000;
-
-/** The episodes of a packed trajectory batch with their actions: [{id, length, ret, terminated, actions}]. */
-export function episodesWithActions(p) {
-  const headerLen = p[3];
-  const count = p[6];
-  const obsDim = p[8];
-  const width = p[9];
-  const out = [];
-  let offset = headerLen + 4 * count;
-  for (let i = 0; i < count; i++) {
-    const row = headerLen + 4 * i;
-    const length = p[row + 1];
-    const actions = new Uint8Array(length);
-    for (let t = 0; t < length; t++) actions[t] = p[offset + t * width + obsDim];
-    offset += length * width;
-    out.push({ id: p[row], length, ret: p[row + 2], terminated: p[row + 3] > 0, actions });
-  }
-  return out;
-}
 
 /** Turn anything thrown from Python or JS into an Error with a readable one-line message. */
 function asError(error, what) {
@@ -73,12 +50,8 @@ export class Trainer {
     this.longestSliceMs = 0;
     this.slices = 0;
     this.longSlices = 0;
-    this.batches = 0;
-    this.sincePublish = 0;
-    this.publishedAt = 0;
     this.inflight = 0;
     this.arrivals = [];
-    this.evalInFlight = false;
     this.resumeWaiters = [];
     this.arrivalWaiters = [];
     this.loopStarted = false;
@@ -129,10 +102,10 @@ export class Trainer {
     let config;
     try {
       if (this.restore) {
-        this.run = this._keep(glue.get('run_from_bytes')(this.restore.run));
+        this.run = this._keep(glue.run_from_bytes(this.restore.run));
         config = this._keep(this.run.config);
       } else {
-        config = this._keep(glue.get('make_config')(settings.env, JSON.stringify(overrides)));
+        config = this._keep(glue.make_config(settings.env, JSON.stringify(overrides)));
         const Run = pyodide.pyimport('robotrain.run').Run;
         this.run = this._keep(Run(config));
         Run.destroy();
@@ -141,6 +114,8 @@ export class Trainer {
       throw asError(error, this.restore ? 'saved run' : 'configuration');
     }
     this.config = tools.toJSON(config.to_dict());
+    this.schedule = this._keep(glue.new_schedule(this.run, settings.mode));
+    this.nextCommand = this._keep(glue.next_command);
     // Task sizing (sizing.js): 'auto' unless the settings say 'fixed'; lanes given by the user stay fixed.
     this.sizer = new TaskSizer({
       adaptive: settings.sizing !== 'fixed',
@@ -195,7 +170,7 @@ export class Trainer {
 
   /** Replace the learner's weights with the last model validated by glue.load_model, and publish them. */
   applyLoadedModel() {
-    this.glue.get('apply_model')(this.run, this.viewer);
+    this.glue.apply_model(this.run);
     this._publish();
   }
 
@@ -208,12 +183,12 @@ export class Trainer {
 
   /** Apply a push (rad/s on the robot's main angular velocity) to the live robot; returns {before, after, index}. */
   push(impulse) {
-    return JSON.parse(this.glue.get('push')(this.viewer, impulse));
+    return JSON.parse(this.glue.push(this.viewer, impulse));
   }
 
   /** The live robot's current state row (no step). */
   viewState() {
-    const row = this.glue.get('view_state')(this.viewer);
+    const row = this.glue.view_state(this.viewer);
     try {
       return row.toJs();
     } finally {
@@ -227,7 +202,7 @@ export class Trainer {
 
   /** Re-simulate a recorded episode: {states: Float32Array (T+1)*dim, dim, length, episode}. */
   replay(episode) {
-    const out = this.glue.get('replay')(this.config.env_id, this.config.seed, episode.id, episode.actions);
+    const out = this.glue.replay(this.config.env_id, this.config.seed, episode.id, episode.actions);
     try {
       const flat = out.get(0);
       const states = this.tools.fromNumpy(flat);
@@ -245,19 +220,19 @@ export class Trainer {
     return this.recent.find((e) => e.id === id) ?? (this.best?.id === id ? this.best : null);
   }
 
-  /** The model file (JSON text) of the current weights. */
   /** Mean greedy return of the current weights over this run's evaluation episodes (blocks for a moment). */
   evaluateNow() {
-    return this.glue.get('evaluate_now')(this.run);
+    return this.glue.evaluate_now(this.run);
   }
 
+  /** The model file (JSON text) of the current weights. */
   modelText() {
-    return this.glue.get('save_model')(this.run);
+    return this.glue.save_model(this.run);
   }
 
   /** The whole training state as bytes (Run.to_bytes), plus the JS-side curves, for autosave. */
   snapshot() {
-    const bytes = this.glue.get('run_to_bytes')(this.run);
+    const bytes = this.glue.run_to_bytes(this.run);
     let run;
     try {
       run = bytes.toJs();
@@ -363,16 +338,22 @@ export class Trainer {
     }
   }
 
-  /** Tasks for `n` episodes, `perTask` each (default: the config's), each with the lanes the sizer picks. */
-  _plan(n, perTask = undefined) {
-    const tasks = this._timed('plan', () => this.tools.toJSON(this.run.plan_tasks(n, perTask)));
-    for (const task of tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
-    return tasks;
+  /** The schedule's next command from `commands` (a Python generator), or null when it has no more. */
+  _next(commands) {
+    const text = this._timed('plan', () => this.nextCommand(commands));
+    return text == null ? null : JSON.parse(text);
   }
 
-  _planEval() {
+  /** A play command's tasks, each with the lanes the sizer picks. */
+  _tasks(command) {
+    for (const task of command.tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
+    return command.tasks;
+  }
+
+  /** An evaluate command's task (the workers hold the published weights it names). */
+  _evalTask(command) {
     this.pendingEvalStep = this.counts.envSteps;
-    const task = this._timed('plan', () => this.tools.toJSON(this.run.plan_eval()));
+    const task = command.task;
     task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id, { remember: false });
     return task;
   }
@@ -518,12 +499,18 @@ export class Trainer {
     }
   }
 
-  /** Publish the learner's current weights to the workers (or the local actor) and the viewer. */
+  /** Publish the learner's current weights outside the schedule's order (start, a loaded model, a rollback). */
   _publish() {
-    this._timed('publish', () => this._publishNow());
+    this.schedule.publish().destroy();
+    this._publishNow();
   }
 
+  /** Send the learner's current weights to the workers (or the local actor) and the viewer. */
   _publishNow() {
+    this._timed('publish', () => this._sendWeights());
+  }
+
+  _sendWeights() {
     const packed = this.run.weights_packed();
     try {
       if (this.pool) this.pool.setWeights(this.tools.fromNumpy(packed));
@@ -532,8 +519,6 @@ export class Trainer {
     } finally {
       packed.destroy();
     }
-    this.sincePublish = 0;
-    this.publishedAt = performance.now();
   }
 
   // ---- sync (and main) mode -------------------------------------------------------------------------
@@ -549,15 +534,27 @@ export class Trainer {
     return Math.max(1, Math.ceil(this.config.batch_episodes / Math.max(1, this.pool?.size ?? 1)));
   }
 
-  /** Learn every due update in slices of about LEARN_SLICE_MS, yielding to the page between them. */
-  async _learnDue() {
-    while (!this._stopped) {
-      await this._gate();
-      const due = this.run.updates_due;
-      if (due <= 0 || this._stopped) return;
-      this._learnSlice(due);
+  /** Learn up to `updates` updates in slices of about LEARN_SLICE_MS, yielding to the page between them. */
+  async _learnUpTo(updates) {
+    let left = updates;
+    while (left > 0 && !this._stopped) {
+      await this._gate(); // a divergence pauses: the rest waits for a restart
+      if (this._stopped) return;
+      const done = this._learnSlice(left);
+      if (done === 0 && this.state === 'running') return; // nothing more is due
+      left -= done;
       await yieldTask();
     }
+  }
+
+  /** Main mode: the batch's tasks on this thread, one after the other. */
+  async _playHere(tasks) {
+    const results = [];
+    for (const task of tasks) {
+      await this._gate();
+      results.push(await this._execute(task));
+    }
+    return results;
   }
 
   async _syncLoop() {
@@ -565,36 +562,41 @@ export class Trainer {
       this._checkBudget();
       await this._gate();
       if (this._stopped) return;
-      if (this.run.eval_due()) {
-        const result = await this._execute(this._planEval(), true);
+      const commands = this.schedule.sync_batch(this._syncEpisodesPerTask());
+      try {
+        await this._syncBatch(commands);
+      } finally {
+        commands.destroy();
+      }
+    }
+  }
+
+  /** One sync batch: batch k plays (with the weights published after batch k - 1) while this thread learns. */
+  async _syncBatch(commands) {
+    let tasks = [];
+    let playing = null;
+    for (let command = this._next(commands); command && !this._stopped; command = this._next(commands)) {
+      if (command.op === 'play') {
+        tasks = this._tasks(command);
+        playing = this.pool ? Promise.all(tasks.map((task) => this._execute(task))) : null;
+        playing?.catch(() => {}); // a failure is rethrown by the ingest's await, after the learning slices
+      } else if (command.op === 'learn') {
+        await this._learnUpTo(command.updates);
+      } else if (command.op === 'ingest') {
+        const results = playing ? await playing : await this._playHere(tasks);
+        if (this._stopped) return;
+        for (const result of results) this._ingest(result); // tasks come in id order
+        this.onChange();
+        await yieldTask();
+      } else if (command.op === 'publish') {
+        this._publishNow();
+      } else if (command.op === 'evaluate') {
+        const result = await this._execute(this._evalTask(command), true);
         if (this._stopped) return;
         this._ingestEval(result);
-        continue;
-      }
-      // Batch k goes to the actors with the weights published after batch k - 1; while they play it, this
-      // thread runs the updates that the earlier batches earned (Run's pipeline, train.sync_batch's order).
-      const tasks = this._plan(this.config.batch_episodes, this._syncEpisodesPerTask());
-      const playing = this.pool ? Promise.all(tasks.map((task) => this._execute(task))) : null;
-      playing?.catch(() => {}); // a failure is rethrown by the await below, after the learning slices
-      await this._learnDue();
-      if (this._stopped) return;
-      let results;
-      if (playing) {
-        results = await playing;
       } else {
-        results = [];
-        for (const task of tasks) {
-          await this._gate();
-          results.push(await this._execute(task));
-        }
+        throw new Error(`unknown command ${command.op}`);
       }
-      if (this._stopped) return;
-      for (const result of results) this._ingest(result); // tasks come in id order
-      this.onChange();
-      await yieldTask();
-      if (this._stopped) return;
-      this.batches += 1;
-      if (this.batches % this.config.publish_every === 0) this._publish();
     }
   }
 
@@ -609,42 +611,42 @@ export class Trainer {
     for (const resolve of this.arrivalWaiters.splice(0)) resolve();
   }
 
-  _feed() {
-    const target = 2 * this.pool.size;
-    const backlog = Math.max(ASYNC_MIN_BACKLOG_UPDATES, (ASYNC_MAX_BACKLOG_S * 1000) / this.budget.msPerUnit);
-    if (this.run.updates_due > backlog || this.budgetReached) return;
-    // Once learning has started the learner sets the pace (train_frequency env steps per update).
-    const learning = this.counts.envSteps >= this.config.learning_starts;
-    const pace = learning ? (this.config.train_frequency * 1000) / this.budget.msPerUnit : null;
-    this.sizer.setLearnerPace(pace);
-    while (this.inflight < target) {
-      const episodes = this.sizer.episodesPerTask();
-      for (const task of this._plan(episodes, episodes)) {
-        this.inflight += 1;
-        this._execute(task).then(
-          (result) => {
-            this.inflight -= 1;
-            if (!this._stopped) this._arrived(result);
-          },
-          (error) => {
-            this.inflight -= 1;
-            this._fail(error);
-          },
-        );
-      }
+  _playAsync(tasks) {
+    for (const task of tasks) {
+      this.inflight += 1;
+      this._execute(task).then(
+        (result) => {
+          this.inflight -= 1;
+          if (!this._stopped) this._arrived(result);
+        },
+        (error) => {
+          this.inflight -= 1;
+          this._fail(error);
+        },
+      );
     }
   }
 
-  _evaluateAsync() {
-    const task = this._planEval();
-    this.evalInFlight = true;
+  _evaluateAsync(task) {
     this._execute(task, true).then(
       (result) => {
-        this.evalInFlight = false;
         if (!this._stopped) this._arrived({ ...result, evaluation: true });
       },
       (error) => this._fail(error),
     );
+  }
+
+  /** Ingest what has arrived, for at most INGEST_SLICE_MS. */
+  _ingestArrivals() {
+    const started = performance.now();
+    let ingested = false;
+    while (this.arrivals.length && performance.now() - started < INGEST_SLICE_MS) {
+      const result = this.arrivals.shift();
+      if (result.evaluation) this._ingestEval(result);
+      else this._ingest(result);
+      ingested = true;
+    }
+    if (ingested) this.onChange();
   }
 
   async _asyncLoop() {
@@ -652,32 +654,29 @@ export class Trainer {
       this._checkBudget();
       await this._gate();
       if (this._stopped) return;
-      const started = performance.now();
-      let ingested = false;
-      while (this.arrivals.length && performance.now() - started < INGEST_SLICE_MS) {
-        const result = this.arrivals.shift();
-        if (result.evaluation) this._ingestEval(result);
-        else this._ingest(result);
-        ingested = true;
-      }
-      if (ingested) this.onChange();
-      if (!this.evalInFlight && this.run.eval_due()) this._evaluateAsync();
-      this._feed();
-      const due = this.run.updates_due;
-      if (due > 0) {
-        this.sincePublish += this._learnSlice(due);
-        if (
-          this.sincePublish >= this.config.publish_every &&
-          performance.now() - this.publishedAt >= ASYNC_MIN_PUBLISH_INTERVAL_MS
-        ) {
-          this._publish();
+      // Once learning starts the learner sets the pace (train_frequency env steps per update): tasks hold what
+      // it consumes in about 100 ms (sizing.js).
+      const learning = this.counts.envSteps >= this.config.learning_starts;
+      this.sizer.setLearnerPace(learning ? (this.config.train_frequency * 1000) / this.budget.msPerUnit : null);
+      const free = this.budgetReached ? 0 : Math.max(0, ASYNC_DEPTH * this.pool.size - this.inflight);
+      const commands = this.schedule.async_step(
+        free, this.sizer.episodesPerTask(), this.budget.msPerUnit / 1000, this.budget.units, !this.budgetReached,
+      );
+      let learned = false;
+      try {
+        for (let command = this._next(commands); command && !this._stopped; command = this._next(commands)) {
+          if (command.op === 'ingest') this._ingestArrivals();
+          else if (command.op === 'evaluate') this._evaluateAsync(this._evalTask(command));
+          else if (command.op === 'play') this._playAsync(this._tasks(command));
+          else if (command.op === 'learn') learned = this._learnSlice(command.updates) > 0 || learned;
+          else if (command.op === 'publish') this._publishNow();
+          else throw new Error(`unknown command ${command.op}`);
         }
-        await yieldTask();
-      } else if (!this.arrivals.length) {
-        await this._waitArrival(50);
-      } else {
-        await yieldTask();
+      } finally {
+        commands.destroy();
       }
+      if (learned || this.arrivals.length) await yieldTask();
+      else await this._waitArrival(50);
     }
   }
 

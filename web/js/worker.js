@@ -1,6 +1,6 @@
 // An actor worker: its own Pyodide + numpy + robotrain, running whole episodes on request.
 // Started as a module worker by pool.js; speaks the protocol in protocol.js.
-import { MSG, EVENT, errorToJSON, sabRead, SLOW_FACTOR } from './protocol.js';
+import { MSG, EVENT, errorToJSON, sabRead, sabSerial, SLOW_FACTOR } from './protocol.js';
 import { loadRobotrain, pyTools, pythonErrorMessage, receiveRuntime } from './pyhost.js';
 
 const BASE_URL = new URL('../', import.meta.url);
@@ -11,7 +11,8 @@ let actor = null;
 let weightsSerial = -1; // serial of the weights the actor holds (pool-wide counter, not the policy version)
 let sharedWeights = null; // SharedArrayBuffer when the page is cross-origin isolated
 let pyodideRef = null;
-let liveRow = null; // Python function: the actor's lane-0 state row and its env steps so far
+let web = null; // robotrain.web, the Python helpers the page and its workers call
+let liveRow = null; // Python function: the actor's lane-0 state row
 const LIVE_EVERY_MS = 250; // live events while a task runs
 const ADVANCE_STEPS = 16; // vector steps between checks of the clock
 
@@ -44,10 +45,8 @@ const booting = (async () => {
   tools = pyTools(pyodide);
   pyodideRef = pyodide;
   ActorClass = pyodide.pyimport('robotrain.actor').Actor;
-  const namespace = pyodide.globals.get('dict')();
-  pyodide.runPython('def live_row(actor):\n    return actor.env.state[0].tolist()', { globals: namespace });
-  liveRow = namespace.get('live_row');
-  namespace.destroy();
+  web = pyodide.pyimport('robotrain.web');
+  liveRow = web.live_row;
   stages.actor_import = performance.now() - stageStarted;
   self.postMessage({ event: EVENT.BOOTED, ms: performance.now() - started, heap_bytes: heapBytes(), stages });
 })();
@@ -65,7 +64,7 @@ function setWeights(f32, serial) {
 
 function refreshFromShared() {
   if (!sharedWeights) return;
-  const serial = Atomics.load(new Int32Array(sharedWeights, 0, 4), 1);
+  const serial = sabSerial(sharedWeights);
   if (serial === weightsSerial || serial <= 0) return;
   let array = null;
   const copied = sabRead(sharedWeights, (view) => {
@@ -94,7 +93,7 @@ class NoReply extends Error {}
 /** Make the injected crash or hang happen now; never returns. */
 function injectFault(fault) {
   self.postMessage({ event: EVENT.FAULT, kind: fault.kind, at_ms: performance.timeOrigin + performance.now() });
-  if (fault.kind === 'hang') pyodideRef.runPython('while True:\n    pass');
+  if (fault.kind === 'hang') web.hang();
   if (fault.variant === 'close') self.close();
   else {
     setTimeout(() => {
@@ -184,9 +183,6 @@ const handlers = {
       result: { packed, ms: performance.now() - started, weights_serial: weightsSerial, heap_bytes: heapBytes(), policy_version: actor.policy_version },
       transfer: [packed.buffer],
     };
-  },
-  [MSG.PING]() {
-    return { booted: tools !== null, actor: actor !== null, weights_serial: weightsSerial };
   },
 };
 

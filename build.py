@@ -82,6 +82,19 @@ DIST_PY_ZIP = "py/robotrain.zip"
 DIST_UPLOT = "vendor/uplot"
 DIST_LOCK = "lock.json"
 
+# The Q-network's WebAssembly SIMD kernel (py/robotrain/kernel/simd.c), compiled by every build with Debian's
+# clang and wasm-ld of this LLVM major version (installed when missing, as the browsers are) into a side module
+# that Pyodide's dynamic linker loads. It ships inside robotrain.zip next to the wrapper that loads it.
+KERNEL_SOURCE = PY_PACKAGE_DIR / "kernel" / "simd.c"
+KERNEL_ZIP_NAME = "robotrain/kernel/robotrain_simd.so"
+KERNEL_LLVM_MAJOR = 14
+KERNEL_TOOLS = {f"clang-{KERNEL_LLVM_MAJOR}": f"clang-{KERNEL_LLVM_MAJOR}", f"wasm-ld-{KERNEL_LLVM_MAJOR}": f"lld-{KERNEL_LLVM_MAJOR}"}
+# What the module may import from Pyodide: its memory and the dynamic linker's globals. A function import
+# would mean the compiler inserted a libc call (memcpy, sqrtf...) that this freestanding module must not make.
+KERNEL_ALLOWED_IMPORTS = {"memory", "__stack_pointer", "__memory_base", "__table_base", "__indirect_function_table"}
+KERNEL_EXPORTS = ("rt_layer_forward", "rt_layer_backward", "rt_mlp_forward", "rt_mlp_backward", "rt_sumsq", "rt_adam",
+                  "rt_replay_gather")
+
 # Timestamp stored in every robotrain.zip entry, so identical sources give identical bytes.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Unix permissions stored in every robotrain.zip entry (regular file, rw-r--r--).
@@ -319,23 +332,100 @@ def python_package_files(package_dir: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(package_dir).as_posix())
 
 
-def write_python_zip(package_dir: Path, target: Path) -> int:
-    """Zip the package's *.py files under ``<package name>/`` reproducibly; return the file count.
+def write_python_zip(package_dir: Path, target: Path, extra: dict[str, bytes] | None = None) -> int:
+    """Zip the package's *.py files under ``<package name>/``, plus ``extra`` (zip name -> bytes, e.g. the
+    built kernel), reproducibly; return the file count.
 
     Entries are sorted, carry a fixed timestamp and fixed permissions, so the same sources always
     give the same bytes. The page extracts it with ``pyodide.unpackArchive(buf, "zip", ...)``.
     """
-    files = python_package_files(package_dir)
+    entries = {f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}": path.read_bytes()
+               for path in python_package_files(package_dir)}
+    entries.update(extra or {})
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w") as archive:
-        for path in files:
-            name = f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}"
+        for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = ZIP_FILE_MODE << 16
             info.create_system = 3
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
-    return len(files)
+            archive.writestr(info, entries[name], compresslevel=9)
+    return len(entries)
+
+
+def _leb128(data: bytes, i: int) -> tuple[int, int]:
+    """An unsigned LEB128 integer at data[i]: (value, index after it)."""
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def wasm_imports_exports(data: bytes) -> tuple[list[tuple[str, str, int]], list[str]]:
+    """The import (module, name, kind) and export names of a WebAssembly binary (sections 2 and 7)."""
+    if data[:4] != b"\0asm":
+        raise BuildError("the kernel is not a WebAssembly module")
+
+    def name(i):
+        n, i = _leb128(data, i)
+        return data[i:i + n].decode(), i + n
+
+    imports, exports, i = [], [], 8
+    while i < len(data):
+        section, (size, body) = data[i], _leb128(data, i + 1)
+        j = body
+        if section in (2, 7):
+            count, j = _leb128(data, j)
+            for _ in range(count):
+                if section == 7:
+                    field, j = name(j)
+                    j += 1
+                    _, j = _leb128(data, j)
+                    exports.append(field)
+                    continue
+                module, j = name(j)
+                field, j = name(j)
+                kind = data[j]
+                j += 1
+                imports.append((module, field, kind))
+                if kind == 0:  # function: type index
+                    _, j = _leb128(data, j)
+                elif kind in (1, 2):  # table (element type, then limits) or memory (limits)
+                    j += kind == 1
+                    flags = data[j]
+                    _, j = _leb128(data, j + 1)
+                    if flags & 1:
+                        _, j = _leb128(data, j)
+                else:  # global: value type, mutability
+                    j += 2
+        i = body + size
+    return imports, exports
+
+
+def build_kernel(source: Path = KERNEL_SOURCE) -> bytes:
+    """Compile the SIMD kernel into a Pyodide side module and return its bytes (checked: imports, exports)."""
+    ensure_debian_tools(KERNEL_TOOLS)
+    clang, wasm_ld = (shutil.which(exe) for exe in KERNEL_TOOLS)
+    with tempfile.TemporaryDirectory() as tmp:
+        obj, lib = Path(tmp) / "simd.o", Path(tmp) / "simd.so"
+        run_quietly([clang, "--target=wasm32-unknown-emscripten", "-O3", "-msimd128", "-fPIC", "-ffreestanding",
+                     "-fno-builtin", "-nostdlib", "-fvisibility=hidden", "-Wall", "-Werror", "-c", str(source),
+                     "-o", str(obj)], f"clang {source.name}")
+        run_quietly([wasm_ld, "--experimental-pic", "-shared", "--no-entry", "-o", str(lib), str(obj)],
+                    "wasm-ld simd.o")
+        data = lib.read_bytes()
+    imports, exports = wasm_imports_exports(data)
+    unexpected = [f"{m}.{f}" for m, f, _ in imports if m != "env" or f not in KERNEL_ALLOWED_IMPORTS]
+    if unexpected:
+        raise BuildError(f"the kernel imports {', '.join(unexpected)}: simd.c must not call outside functions")
+    missing = sorted(set(KERNEL_EXPORTS) - set(exports))
+    if missing:
+        raise BuildError(f"the kernel does not export {', '.join(missing)}")
+    return data
 
 
 def robotrain_version() -> str | None:
@@ -387,6 +477,7 @@ def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Pat
     lock = read_pyodide_lock()
     names = package_closure(lock, PYODIDE_PACKAGES)
     wheels = [cached_pyodide_wheel(lock["packages"][name], cache_dir) for name in names]
+    kernel = build_kernel()
 
     if dist_dir.exists():
         shutil.rmtree(dist_dir)
@@ -410,12 +501,13 @@ def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Pat
 
     if (dist_dir / DIST_PY_ZIP).exists():
         raise BuildError(f"web/{DIST_PY_ZIP} collides with a file the build generates; rename it")
-    if write_python_zip(PY_PACKAGE_DIR, dist_dir / DIST_PY_ZIP) == 0:
-        log(f"warning: {PY_PACKAGE_DIR} has no *.py files; {DIST_PY_ZIP} is empty")
+    write_python_zip(PY_PACKAGE_DIR, dist_dir / DIST_PY_ZIP, {KERNEL_ZIP_NAME: kernel})
 
     versions = {name: lock["packages"][name]["version"] for name in names}
     versions["pyodide"] = PYODIDE_VERSION
     versions["uplot"] = installed_version("uplot")
+    versions["kernel"] = {"path": f"{DIST_PY_ZIP}:{KERNEL_ZIP_NAME}", "size": len(kernel),
+                          "sha256": hashlib.sha256(kernel).hexdigest(), "llvm": KERNEL_LLVM_MAJOR}
     version = robotrain_version()
     if version is not None:
         versions["robotrain"] = version

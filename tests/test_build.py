@@ -88,8 +88,27 @@ def test_robotrain_zip_layout(dist):
         for p in build.PY_PACKAGE_DIR.rglob("*.py")
         if "__pycache__" not in p.parts
     )
-    assert names == expected
+    assert names == sorted([*expected, build.KERNEL_ZIP_NAME])
     assert all(info.date_time == build.ZIP_DATE_TIME for info in infos)
+
+
+def test_the_kernel_is_built_from_source_checked_and_locked(dist):
+    with zipfile.ZipFile(dist / "py" / "robotrain.zip") as archive:
+        data = archive.read(build.KERNEL_ZIP_NAME)
+    imports, exports = build.wasm_imports_exports(data)
+    assert set(build.KERNEL_EXPORTS) <= set(exports)
+    assert {field for _, field, _ in imports} <= build.KERNEL_ALLOWED_IMPORTS
+    assert not [kind for _, _, kind in imports if kind == 0]  # no function imports: no libc calls
+    locked = json.loads((dist / "lock.json").read_text())["versions"]["kernel"]
+    assert locked["sha256"] == hashlib.sha256(data).hexdigest() and locked["size"] == len(data)
+    assert build.build_kernel() == data  # the same source gives the same bytes
+
+
+def test_a_kernel_that_calls_outside_functions_stops_the_build(tmp_path):
+    source = tmp_path / "bad.c"
+    source.write_text("float sqrtf(float);\n__attribute__((visibility(\"default\"))) float rt_sumsq(float x) { return sqrtf(x); }\n")
+    with pytest.raises(build.BuildError, match="must not call outside functions"):
+        build.build_kernel(source)
 
 
 def test_corrupted_cached_wheel_stops_the_build(dist, tmp_path, no_pip, capsys):

@@ -18,7 +18,7 @@ import numpy as np
 from . import codec
 from .blas import single_threaded_blas_once
 from .config import Config
-from .qnet import Adam, QNetwork, clip_grad_norm, huber
+from .qnet import Adam, QNetwork, clip_scale, huber
 from .replay import ReplayBuffer
 
 LEARNER_STREAM = 7  # seed stream of the learner's own generator (initial weights, replay sampling)
@@ -74,9 +74,9 @@ class Learner:
         dq = np.zeros_like(q)
         dq[np.arange(n), b["actions"]] = dtd
         self.q.backward(inputs, dq, self.grad)
-        clip_grad_norm(self.grad, c.max_grad_norm)
+        _, scale = clip_scale(self.grad, c.max_grad_norm)
         self.optimizer.lr = self.learning_rate(env_steps)
-        self.optimizer.step(self.q.params, self.grad)
+        self.optimizer.step(self.q.params, self.grad, scale)
         self.updates += 1
         if self.updates % c.target_network_frequency == 0:
             self.target.params *= 1.0 - c.tau

@@ -4,11 +4,15 @@ Every parameter lives in one contiguous float32 vector ``params`` (P,). The laye
 and biases ``b[i]`` (out,) are views into it, so weights cross a worker boundary as one buffer and an optimizer
 step is a handful of whole-vector operations. Layout: for each layer in order, W row-major then b.
 
-Products use ``np.dot`` rather than ``@``: the same BLAS call under CPython, but in Pyodide's numpy (no BLAS)
-``np.dot`` is about 1.6x faster than ``matmul`` for these shapes (measured in Chromium, 128x64 by 64x64).
+Two paths compute the same passes: numpy (the reference, and the path under CPython, where BLAS is fast) and,
+in Pyodide, the WebAssembly SIMD kernel (``robotrain.kernel``), one C call per pass, when ``kernel.active()``
+returns it as the network is built. numpy products use ``np.dot`` rather than ``@``: the same BLAS call under
+CPython, but in Pyodide's numpy (no BLAS) ``np.dot`` is about 1.6x faster than ``matmul`` for these shapes.
 """
 
 import numpy as np
+
+from . import kernel as simd
 
 
 def layer_sizes(obs_dim: int, hidden_sizes, num_actions: int) -> list[int]:
@@ -35,6 +39,9 @@ class QNetwork:
             offset += n_out
         if rng is not None:
             self.init(rng)
+        k = simd.active()
+        # The kernel's passes read ``params`` in place: it is never reallocated (set_params copies into it).
+        self.kernel = k.network(self.params, self.sizes) if k is not None else None
 
     def init(self, rng: np.random.Generator) -> None:
         """PyTorch's default Linear init (what CleanRL's networks get): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
@@ -54,8 +61,15 @@ class QNetwork:
             raise ValueError("weight vector contains NaN or Inf")
         self.params[:] = flat
 
+    @property
+    def path(self) -> str:
+        """``"wasm-simd"`` or ``"numpy"``: which code computes this network's passes."""
+        return simd.Kernel.name if self.kernel is not None else "numpy"
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Q-values (n, num_actions) float32 for observations ``x`` (n, obs_dim)."""
+        if self.kernel is not None:
+            return self.kernel.forward(np.asarray(x, dtype=np.float32))
         h = x
         last = len(self.W) - 1
         for i, (W, b) in enumerate(zip(self.W, self.b)):
@@ -65,8 +79,10 @@ class QNetwork:
                 np.maximum(h, 0.0, out=h)
         return h
 
-    def forward_cached(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Forward pass that also returns each layer's input, for ``backward``."""
+    def forward_cached(self, x: np.ndarray) -> tuple[np.ndarray, object]:
+        """Forward pass that also returns what ``backward`` needs (numpy: each layer's input)."""
+        if self.kernel is not None:
+            return self.kernel.forward(np.asarray(x, dtype=np.float32), keep=True)
         inputs = []
         h = x
         last = len(self.W) - 1
@@ -78,8 +94,12 @@ class QNetwork:
                 np.maximum(h, 0.0, out=h)
         return h, inputs
 
-    def backward(self, inputs: list[np.ndarray], dout: np.ndarray, grad: np.ndarray) -> None:
-        """Write d(loss)/d(params) into ``grad`` (P,), given the layer inputs and d(loss)/d(output) (n, A)."""
+    def backward(self, cache, dout: np.ndarray, grad: np.ndarray) -> None:
+        """Write d(loss)/d(params) into ``grad`` (P,), given ``forward_cached``'s cache and d(loss)/d(output) (n, A)."""
+        if self.kernel is not None:
+            self.kernel.backward(cache, dout, grad)
+            return
+        inputs = cache
         g_views = self._views(grad)
         d = dout
         for i in range(len(self.W) - 1, -1, -1):
@@ -108,11 +128,18 @@ def huber(td: np.ndarray) -> tuple[float, np.ndarray]:
     return float(loss), np.clip(td, -1.0, 1.0) / len(td)
 
 
+def clip_scale(grad: np.ndarray, max_norm: float) -> tuple[float, float]:
+    """The L2 norm of ``grad`` and the factor that brings it to at most ``max_norm`` (1.0 when it is within)."""
+    k = simd.active()
+    norm = float(np.sqrt(k.sumsq(grad) if k is not None else np.dot(grad, grad)))
+    return norm, (max_norm / (norm + 1e-6) if norm > max_norm else 1.0)
+
+
 def clip_grad_norm(grad: np.ndarray, max_norm: float) -> float:
     """Scale ``grad`` in place so its L2 norm is at most ``max_norm``; return the norm before clipping."""
-    norm = float(np.sqrt(np.dot(grad, grad)))
-    if norm > max_norm:
-        grad *= max_norm / (norm + 1e-6)
+    norm, scale = clip_scale(grad, max_norm)
+    if scale != 1.0:
+        grad *= scale
     return norm
 
 
@@ -124,14 +151,23 @@ class Adam:
         self.m = np.zeros(size, dtype=np.float32)
         self.v = np.zeros(size, dtype=np.float32)
         self.t = 0
+        self.kernel = simd.active()
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+    def step(self, params: np.ndarray, grad: np.ndarray, grad_scale: float = 1.0) -> None:
+        """One step; ``grad`` is first multiplied in place by ``grad_scale`` (the clipping factor)."""
         self.t += 1
+        step_size = self.lr / (1 - self.beta1**self.t)
+        if self.kernel is not None:
+            # The same float32 operations in the same order as below, in one pass over the vectors.
+            self.kernel.adam(params, grad, self.m, self.v, grad_scale, self.beta1, self.beta2, step_size,
+                             1 - self.beta2**self.t, self.eps)
+            return
+        if grad_scale != 1.0:
+            grad *= grad_scale
         self.m *= self.beta1
         self.m += (1 - self.beta1) * grad
         self.v *= self.beta2
         self.v += (1 - self.beta2) * grad * grad
-        step_size = self.lr / (1 - self.beta1**self.t)
         denom = np.sqrt(self.v / (1 - self.beta2**self.t))
         denom += self.eps
         params -= (step_size * self.m / denom).astype(np.float32)

@@ -10,6 +10,7 @@ ends the episode: rows after a sampled one in its episode are newer, so they are
 
 import numpy as np
 
+from . import kernel as simd
 from .codec import row_slices, row_width
 
 
@@ -26,6 +27,7 @@ class ReplayBuffer:
         self.pos = 0  # next row to write
         self.size = 0  # rows holding data
         self.added = 0  # rows ever added
+        self.kernel = simd.active()  # the same transitions, gathered in one C call (robotrain.kernel)
 
     def __len__(self) -> int:
         return self.size
@@ -57,6 +59,11 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer")
         c = self.cols
         idx = rng.integers(0, self.size, size=batch_size)
+        if self.kernel is not None:
+            out, discount = self.kernel.replay_gather(self.rows, idx, self.obs_dim, n_step, gamma)
+            return {"obs": out[:, c["obs"]], "actions": out[:, c["action"]].astype(np.int64),
+                    "rewards": out[:, c["reward"]], "next_obs": out[:, c["next_obs"]],
+                    "terminated": out[:, c["terminated"]], "truncated": out[:, c["truncated"]], "discount": discount}
         first = self.rows[idx]
         rewards = first[:, c["reward"]].copy()
         last = first

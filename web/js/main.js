@@ -4,7 +4,7 @@
 import { createUI, formatBytes, formatDuration } from './ui.js';
 import { WorkerPool, autoWorkerCount, MAX_WORKERS } from './pool.js';
 import { Trainer } from './trainer.js';
-import { loadRobotrain, compiledRuntime, pyTools, loadGlue, pythonErrorMessage } from './pyhost.js';
+import { loadRobotrain, compiledRuntime, pyTools, loadGlue, pythonErrorMessage, setKernelChoice } from './pyhost.js';
 import { parseURL, parseSetting, parseField, checkWithCore, toQuery, faultsOf, OWN_CONTROL_FIELDS } from './params.js';
 import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from './store.js';
 import { returnData } from './charts.js';
@@ -279,6 +279,7 @@ let booting = null;
 function boot() {
   booting ??= (async () => {
     ui.setLoading(0.02, 'Loading Python on the page…');
+    setKernelChoice(app.settings.kernel); // the page's path and its workers' (they start after this)
     try {
       app.pyodide = await loadRobotrain(
         BASE_URL,
@@ -293,6 +294,12 @@ function boot() {
     }
     app.timings.python_ready_ms = Math.round(performance.now());
     app.tools = pyTools(app.pyodide);
+    const kernelModule = app.pyodide.pyimport('robotrain.kernel');
+    try {
+      app.kernel = app.tools.toJSON(kernelModule.status());
+    } finally {
+      kernelModule.destroy();
+    }
     app.glue = loadGlue(app.pyodide);
     app.core = {
       envNames: JSON.parse(app.glue.env_names()),
@@ -857,6 +864,8 @@ const api = {
       workers_ready: app.pool ? app.pool.readyCount : 0,
       reliability: app.pool ? app.pool.reliability() : null,
       weights_transport: app.pool ? (app.pool.shared ? 'SharedArrayBuffer' : 'copy') : 'local',
+      kernel: app.kernel?.kernel ?? null, // 'wasm-simd' or 'numpy': the Q-network's code on this page and its workers
+      kernel_status: app.kernel ?? null,
       cross_origin_isolated: globalThis.crossOriginIsolated === true,
       settings: { ...app.settings, cfg: { ...app.settings.cfg } },
       errors: [...app.inputErrors.values(), app.loadError, app.trainerError].filter(Boolean),

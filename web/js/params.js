@@ -4,7 +4,7 @@ import { MIN_WORKERS, MAX_WORKERS } from './pool.js';
 import { MODES } from './trainer.js';
 
 export const PARAM_NAMES = Object.freeze([
-  'env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'sizing', 'autostart',
+  'env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'sizing', 'kernel', 'autostart',
   'fault_crash', 'fault_hang', 'fault_slow', 'fault_seed',
 ]);
 // Fault injection for tests and demos (pool.js, protocol.faultFor): the probability that a task attempt
@@ -21,6 +21,9 @@ export const DEFAULTS = Object.freeze({
   batch: null, // null: the config's default (batch_episodes)
   lanes: null, // null: the config's default (lanes), or the sizer's pick when sizing is auto
   sizing: 'auto', // task sizing (sizing.js): 'auto' picks episodes per task and lanes; 'fixed' uses the config's
+  // The Q-network's code (robotrain.kernel): 'auto' (the WebAssembly SIMD kernel where the engine runs it, else
+  // numpy), 'numpy' (the reference: the command line's curve on the same platform) or 'wasm-simd' (or fail).
+  kernel: 'auto',
   autostart: false,
   fault_crash: 0,
   fault_hang: 0,
@@ -29,6 +32,7 @@ export const DEFAULTS = Object.freeze({
   cfg: {}, // overrides of other Config fields (name -> value), checked against Config.field_specs()
 });
 const MAX_SEED = 2 ** 31 - 1;
+const KERNELS = Object.freeze(['auto', 'numpy', 'wasm-simd']); // robotrain.kernel.CHOICES
 const TRUE_WORDS = ['', '1', 'true', 'yes', 'on'];
 const FALSE_WORDS = ['0', 'false', 'no', 'off'];
 
@@ -68,6 +72,9 @@ export function parseSetting(name, raw) {
     case 'sizing':
       if (text === 'auto' || text === 'fixed') return { value: text };
       return { error: problem(name, raw, 'use auto or fixed') };
+    case 'kernel':
+      if (KERNELS.includes(text)) return { value: text };
+      return { error: problem(name, raw, `use one of ${KERNELS.join(', ')}`) };
     case 'autostart':
       if (TRUE_WORDS.includes(text.toLowerCase())) return { value: true };
       if (FALSE_WORDS.includes(text.toLowerCase())) return { value: false };

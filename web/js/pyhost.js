@@ -32,8 +32,18 @@ const pageSnapshot = new Promise((resolve) => {
  */
 export function shareRuntime(worker, baseURL) {
   Promise.all([compiledRuntime(baseURL), pageSnapshot]).then(([module, snapshot]) =>
-    worker.postMessage({ bootRuntime: module, bootSnapshot: snapshot }),
+    worker.postMessage({ bootRuntime: module, bootSnapshot: snapshot, bootKernel: kernelChoice }),
   );
+}
+
+// Which path the Q-network takes on this page and in its workers (robotrain.kernel.CHOICES): 'auto' (the SIMD
+// kernel where it loads), 'numpy' (the reference) or 'wasm-simd' (the kernel or an error). Every interpreter of
+// a page takes the same path, so a run's curve does not depend on which worker played an episode.
+let kernelChoice = 'auto';
+
+/** Set the page's kernel choice (before loadRobotrain and before any worker starts). */
+export function setKernelChoice(choice) {
+  kernelChoice = choice;
 }
 
 /**
@@ -47,7 +57,11 @@ export function receiveRuntime() {
       if (!event.data || !('bootRuntime' in event.data)) return;
       event.stopImmediatePropagation();
       self.removeEventListener('message', listener);
-      resolve({ runtime: event.data.bootRuntime, snapshot: event.data.bootSnapshot ?? null });
+      resolve({
+        runtime: event.data.bootRuntime,
+        snapshot: event.data.bootSnapshot ?? null,
+        kernel: event.data.bootKernel ?? 'auto',
+      });
     };
     self.addEventListener('message', listener);
   });
@@ -84,7 +98,11 @@ async function withRuntime(runtime, wasmURL, load) {
  * (compiledRuntime) or null; `snapshot` a bare-interpreter snapshot to restore instead of starting Python;
  * `makeSnapshot` takes that snapshot for the workers (the page does). Returns the pyodide object.
  */
-export async function loadRobotrain(baseURL, onProgress = () => {}, { runtime = null, snapshot = null, makeSnapshot = false } = {}) {
+export async function loadRobotrain(
+  baseURL,
+  onProgress = () => {},
+  { runtime = null, snapshot = null, makeSnapshot = false, kernel = kernelChoice } = {},
+) {
   const started = performance.now();
   onProgress('runtime', 0.05);
   let pyodide;
@@ -119,10 +137,35 @@ export async function loadRobotrain(baseURL, onProgress = () => {}, { runtime = 
   if (!path.toJs().includes(PACKAGE_DIR)) path.insert(0, PACKAGE_DIR);
   path.destroy();
   for (const name of ['numpy', 'robotrain']) pyodide.pyimport(name).destroy();
+  await selectKernel(pyodide, kernel);
   trimPackageFiles(pyodide);
   onProgress('ready', 1);
   pyodide.robotrainLoadMs = performance.now() - started;
   return pyodide;
+}
+
+/**
+ * Load the SIMD kernel (robotrain/kernel/robotrain_simd.so, unpacked with the package) into `pyodide` and make
+ * `choice` the path its Q-networks take. The module is instantiated asynchronously through Pyodide's dynamic
+ * linker first: a main thread may not compile a WebAssembly module over 4 KB synchronously, which is what
+ * ctypes.CDLL would do. Python's ctypes.CDLL then finds the library already loaded. If the engine cannot
+ * instantiate it (no WebAssembly SIMD), 'auto' falls back to numpy and says why in robotrain.kernel.status().
+ * Exported for the test harness, which loads the package the same way under Node.
+ */
+export async function selectKernel(pyodide, choice = 'auto') {
+  const kernel = pyodide.pyimport('robotrain.kernel');
+  try {
+    if (choice !== 'numpy') {
+      try {
+        await pyodide._api.loadDynlib(kernel.LIBRARY_PATH, false, []);
+      } catch (error) {
+        kernel.mark_unavailable(String(error?.message ?? error));
+      }
+    }
+    kernel.select(choice);
+  } finally {
+    kernel.destroy();
+  }
 }
 
 // Every interpreter holds numpy's unpacked files in its in-memory file system (about 12 MB);

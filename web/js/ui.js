@@ -22,6 +22,7 @@ const COUNTERS = Object.freeze([
   ['fps', 'FPS'],
   ['workers_ready', 'Workers ready'],
   ['task_size', 'Task size'],
+  ['kernel', 'Network code'],
 ]);
 
 const integer = (v) => (v == null ? '–' : Math.round(v).toLocaleString('en-US'));
@@ -34,6 +35,7 @@ const FORMAT = Object.freeze({
   loss: (v) => (v == null ? '–' : Number(v).toPrecision(3)),
   workers_ready: (v) => v ?? '–',
   task_size: (v) => v ?? '–',
+  kernel: (v) => ({ 'wasm-simd': 'WebAssembly SIMD', numpy: 'numpy' })[v] ?? '–',
 });
 
 /** "8 episodes × 8 lanes, auto" from stats().task_sizing (async tasks; sync splits the batch per worker). */

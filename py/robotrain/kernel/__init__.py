@@ -1,0 +1,276 @@
+"""The WebAssembly SIMD kernel for the Q-network (``simd.c`` beside this file), and the choice of path.
+
+In Pyodide, numpy has no BLAS and no SIMD: a learner update spends ~75% of its time in ``np.dot`` at ~2.5
+GFLOP/s. ``build.py`` compiles ``simd.c`` into a WebAssembly side module, ``robotrain_simd.so``, and ships it
+inside ``robotrain.zip`` next to this file; the page's loader (web/js/pyhost.js) hands it to Pyodide's dynamic
+linker before Python starts using it (a main thread may not compile a module over 4 KB synchronously, so
+``ctypes.CDLL`` alone could not load it there).
+
+Which path runs is a process-wide choice made once, before networks are built:
+
+    select("auto")     # the kernel where it loads (Pyodide with WebAssembly SIMD), else numpy: the default
+    select("numpy")    # numpy everywhere (the reference: the command line's numbers on the same platform)
+    select("wasm-simd")  # the kernel or an error saying why it cannot load
+
+``active()`` returns the ``Kernel`` in use or None (numpy). Under CPython there is no kernel: numpy with
+OpenBLAS is faster there. Every public method of ``Kernel`` checks its arrays (float32, shape, contiguity,
+writability) and raises ``ValueError`` naming the argument before any pointer reaches the C code, so bad input
+can never write outside an array.
+"""
+
+import ctypes
+import os
+import sys
+
+import numpy as np
+
+LIBRARY_NAME = "robotrain_simd.so"
+LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIBRARY_NAME)
+CHOICES = ("auto", "numpy", "wasm-simd")
+MAX_LAYERS = 16  # rt_mlp_backward's per-layer tables hold this many layers
+
+_F32 = np.dtype(np.float32)
+_P = ctypes.c_void_p
+_I = ctypes.c_int
+_F = ctypes.c_float
+
+_choice = "auto"
+_kernel = None  # the loaded Kernel, once
+_load_error = None  # why it could not be loaded, once tried
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _need(name: str, a, shape: tuple, writable: bool = False, row_stride: bool = False) -> int:
+    """Check one array argument and return its address. ``row_stride`` allows rows further apart than their
+    width (a strided view of a wider matrix), but never a stride inside a row."""
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != _F32:
+        raise ValueError(f"{name} must be float32, got {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if row_stride and a.ndim == 2:
+        rows, cols = shape
+        if (cols > 1 and a.strides[1] != 4) or (rows > 1 and (a.strides[0] % 4 or a.strides[0] < 4 * cols)):
+            raise ValueError(f"{name} rows must be contiguous float32 with a non-negative row stride, got strides {a.strides}")
+    elif not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    return _address(a)
+
+
+def _row_stride(a: np.ndarray) -> int:
+    return a.strides[0] // 4 if a.shape[0] > 1 else a.shape[1]
+
+
+class Kernel:
+    """The loaded side module, with checked entry points. One per process (``active()``)."""
+
+    name = "wasm-simd"
+
+    def __init__(self, lib: ctypes.CDLL):
+        self.lib = lib
+        sig = {
+            "rt_layer_forward": [_P, _I, _P, _P, _P, _I, _I, _I, _I],
+            "rt_layer_backward": [_P, _I, _P, _P, _P, _P, _P, _P, _I, _P, _I, _I, _I],
+            "rt_mlp_forward": [_P, _P, _I, _P, _I, _I, _P, _P],
+            "rt_mlp_backward": [_P, _P, _I, _P, _I, _I, _P, _P, _P, _P],
+            "rt_sumsq": [_P, _I],
+            "rt_adam": [_P, _P, _P, _P, _I, _F, _F, _F, _F, _F, _F, _F, _F],
+            "rt_replay_gather": [_P, _I, _I, _I, _P, _I, _I, _F, _P, _P],
+        }
+        for fn, args in sig.items():
+            getattr(lib, fn).argtypes = args
+            getattr(lib, fn).restype = None
+        lib.rt_sumsq.restype = _F
+
+    # ---- one layer ----
+
+    def layer_forward(self, x: np.ndarray, W: np.ndarray, b: np.ndarray, relu: bool, out: np.ndarray) -> np.ndarray:
+        """``out = x @ W + b`` (ReLU'd if ``relu``): x (n, k) rows may be strided, W (k, m), b (m,), out (n, m)."""
+        n, k = _shape2("x", x)
+        m = _shape2("W", W)[1]
+        self.lib.rt_layer_forward(_need("x", x, (n, k), row_stride=True), _row_stride(x), _need("W", W, (k, m)),
+                                  _need("b", b, (m,)), _need("out", out, (n, m), writable=True), n, k, m, int(bool(relu)))
+        return out
+
+    def layer_backward(self, x: np.ndarray, W: np.ndarray, dy: np.ndarray, gW: np.ndarray, gb: np.ndarray,
+                       dx: np.ndarray | None = None, mask: np.ndarray | None = None) -> None:
+        """Gradients of ``y = x @ W + b`` given dy (n, m): gW (k, m) = x.T @ dy, gb (m,) = dy summed over rows,
+        and if ``dx`` (n, k) is given, dx = dy @ W.T, zeroed where ``mask`` (n, k) <= 0 when a mask is given."""
+        n, k = _shape2("x", x)
+        m = _shape2("W", W)[1]
+        if mask is not None and dx is None:
+            raise ValueError("mask needs dx")
+        px = _need("x", x, (n, k), row_stride=True)
+        pdx = _need("dx", dx, (n, k), writable=True) if dx is not None else None
+        pmask = _need("mask", mask, (n, k), row_stride=True) if mask is not None else None
+        wt = np.empty(k * m, dtype=np.float32)
+        self.lib.rt_layer_backward(px, _row_stride(x), _need("W", W, (k, m)), _need("dy", dy, (n, m)),
+                                   _need("gW", gW, (k, m), writable=True), _need("gb", gb, (m,), writable=True),
+                                   pdx, pmask, _row_stride(mask) if mask is not None else k, _address(wt), n, k, m)
+
+    # ---- replay sampling ----
+
+    def replay_gather(self, rows: np.ndarray, idx: np.ndarray, obs_dim: int, n_step: int, gamma: float):
+        """n-step transitions for the sampled ring rows ``idx`` (see ReplayBuffer.sample): returns ``out`` (n, W),
+        the sampled rows with reward, next_obs, terminated and truncated of the n-step transition, and
+        ``discount`` (n,). Every index must lie in the ring."""
+        capacity, width = _shape2("rows", rows)
+        if width != 2 * int(obs_dim) + 4:
+            raise ValueError(f"rows have width {width}; obs_dim {obs_dim} needs {2 * int(obs_dim) + 4}")
+        if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or idx.ndim != 1 or not idx.flags.c_contiguous:
+            raise ValueError("idx must be a contiguous 1-D int64 array")
+        if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= capacity):
+            raise ValueError(f"idx must lie in [0, {capacity})")
+        if int(n_step) < 1:
+            raise ValueError(f"n_step must be at least 1, got {n_step}")
+        n = len(idx)
+        out = np.empty((n, width), dtype=np.float32)
+        discount = np.empty(n, dtype=np.float32)
+        self.lib.rt_replay_gather(_need("rows", rows, (capacity, width)), capacity, width, int(obs_dim), _address(idx),
+                                  n, int(n_step), np.float32(gamma), _address(out), _address(discount))
+        return out, discount
+
+    # ---- the optimizer ----
+
+    def sumsq(self, x: np.ndarray) -> float:
+        """Sum of squares of a float32 vector, accumulated in float32."""
+        return float(self.lib.rt_sumsq(_need("x", x, (_len1("x", x),)), x.shape[0]))
+
+    def adam(self, params, grad, m, v, gscale: float, beta1: float, beta2: float, step_size: float, bc2: float,
+             eps: float) -> None:
+        """One Adam step on flat float32 vectors of one length, in place (see ``rt_adam`` in simd.c)."""
+        n = _len1("params", params)
+        f = np.float32
+        self.lib.rt_adam(_need("params", params, (n,), True), _need("grad", grad, (n,), True),
+                         _need("m", m, (n,), True), _need("v", v, (n,), True), n, f(gscale), f(beta1),
+                         f(1 - beta1), f(beta2), f(1 - beta2), f(step_size), f(bc2), f(eps))
+
+    def network(self, params: np.ndarray, sizes: list[int]) -> "NetworkKernel":
+        """Whole-network passes over ``params`` (the flat vector of robotrain.qnet's layout for ``sizes``)."""
+        return NetworkKernel(self, params, sizes)
+
+
+class NetworkKernel:
+    """One network's forward and backward in one C call each. The parameter vector's address is taken once (it
+    never moves: ``QNetwork.params`` is allocated once); per call only the batch arrays are checked."""
+
+    def __init__(self, kernel: Kernel, params: np.ndarray, sizes: list[int]):
+        sizes = [int(s) for s in sizes]
+        if not 2 <= len(sizes) <= MAX_LAYERS + 1 or min(sizes) < 1:
+            raise ValueError(f"layer sizes {sizes} must be 2 to {MAX_LAYERS + 1} positive widths")
+        count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        self.lib = kernel.lib
+        self.params = params
+        self._params_ptr = _need("params", params, (count,))
+        self.sizes = np.array(sizes, dtype=np.int32)
+        self._sizes_ptr = _address(self.sizes)
+        self.layers = len(sizes) - 1
+        self.obs_dim, self.out_dim = sizes[0], sizes[-1]
+        self.hidden_total = sum(sizes[1:-1])
+        self.widest_hidden = max(sizes[1:-1], default=0)
+        self.widest_layer = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        self._scratch = np.empty(0, dtype=np.float32)
+
+    def forward(self, x: np.ndarray, keep: bool = False):
+        """Q-values (n, out) for x (n, obs_dim; rows may be strided). With ``keep``, also the hidden activations
+        (what ``backward`` needs), else only the Q-values."""
+        n, k = _shape2("x", x)
+        px = _need("x", x, (n, self.obs_dim), row_stride=True)
+        acts = np.empty(n * self.hidden_total, dtype=np.float32)
+        out = np.empty((n, self.out_dim), dtype=np.float32)
+        self.lib.rt_mlp_forward(self._params_ptr, self._sizes_ptr, self.layers, px, _row_stride(x), n,
+                                _address(acts), _address(out))
+        return (out, (x, acts)) if keep else out
+
+    def backward(self, cache, dout: np.ndarray, grad: np.ndarray) -> None:
+        """Write d(loss)/d(params) into ``grad`` given ``forward(x, keep=True)``'s cache and dout (n, out)."""
+        x, acts = cache
+        n = x.shape[0]
+        px = _need("x", x, (n, self.obs_dim), row_stride=True)
+        _need("acts", acts, (n * self.hidden_total,))
+        pd = _need("dout", dout, (n, self.out_dim))
+        pg = _need("grad", grad, self.params.shape, writable=True)
+        need = 2 * n * self.widest_hidden + self.widest_layer
+        if self._scratch.size < need:
+            self._scratch = np.empty(need, dtype=np.float32)
+        self.lib.rt_mlp_backward(self._params_ptr, self._sizes_ptr, self.layers, px, _row_stride(x), n,
+                                 _address(acts), pd, pg, _address(self._scratch))
+
+
+def _shape2(name: str, a) -> tuple[int, int]:
+    if not isinstance(a, np.ndarray) or a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D numpy array, got {getattr(a, 'shape', type(a).__name__)}")
+    return a.shape
+
+
+def _len1(name: str, a) -> int:
+    if not isinstance(a, np.ndarray) or a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D numpy array, got {getattr(a, 'shape', type(a).__name__)}")
+    return a.shape[0]
+
+
+def load() -> Kernel:
+    """The kernel of this process, loading it the first time; ``OSError`` saying why it cannot run here."""
+    global _kernel, _load_error
+    if _kernel is not None:
+        return _kernel
+    if _load_error is None:
+        if sys.platform != "emscripten":
+            _load_error = "the SIMD kernel runs only in Pyodide (numpy with BLAS is faster here)"
+        elif not os.path.exists(LIBRARY_PATH):
+            _load_error = f"{LIBRARY_NAME} is not in this build"
+        else:
+            try:
+                _kernel = Kernel(ctypes.CDLL(LIBRARY_PATH))
+                return _kernel
+            except (OSError, AttributeError) as e:  # no WebAssembly SIMD in this engine, or a broken file
+                _load_error = f"could not load {LIBRARY_NAME}: {e}"
+    raise OSError(_load_error)
+
+
+def mark_unavailable(reason: str) -> None:
+    """Record that the kernel cannot load here (the page's loader could not instantiate it: an engine without
+    WebAssembly SIMD, say), so ``auto`` is numpy and ``wasm-simd`` fails with this reason."""
+    global _load_error
+    if _kernel is None:
+        _load_error = f"could not load {LIBRARY_NAME}: {reason}"
+
+
+def select(choice: str) -> str:
+    """Choose the path for networks built from now on; returns the path that will run (``name()``)."""
+    global _choice
+    if choice not in CHOICES:
+        raise ValueError(f"kernel must be one of {', '.join(CHOICES)}, got {choice!r}")
+    if choice == "wasm-simd":
+        load()
+    _choice = choice
+    return name()
+
+
+def active() -> Kernel | None:
+    """The kernel networks should use now, or None for numpy."""
+    if _choice == "numpy":
+        return None
+    try:
+        return load()
+    except OSError:
+        if _choice == "wasm-simd":
+            raise
+        return None
+
+
+def name() -> str:
+    """``"wasm-simd"`` or ``"numpy"``: the path networks built now use."""
+    return "numpy" if active() is None else Kernel.name
+
+
+def status() -> dict:
+    """What the page shows: the path, the choice, and why the kernel is not running when it is not."""
+    path = name()
+    return {"kernel": path, "choice": _choice, "reason": None if path == Kernel.name else (_load_error or "numpy selected")}

@@ -1,0 +1,173 @@
+"""Checks of robotrain.kernel against numpy, run inside Pyodide by tests/test_kernel.py (through run.mjs).
+
+Prints one JSON object: per check the largest error measured (or the exception text for bad input); the
+assertions, with their tolerances, live in tests/test_kernel.py.
+"""
+
+import json
+
+import numpy as np
+
+from robotrain import kernel
+from robotrain.config import Config
+from robotrain.learner import Learner
+from robotrain.qnet import Adam, QNetwork
+from robotrain.replay import ReplayBuffer
+
+K = kernel.active()
+rng = np.random.default_rng(0)
+results = {"status": kernel.status()}
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def rel_err(a, b):
+    """Largest error relative to the reference's scale."""
+    return float(np.abs(a.astype(np.float64) - b).max() / max(1.0, float(np.abs(b).max())))
+
+
+# One layer, forward and backward, on shapes that are and are not multiples of 4 and 8, batch 1 included, and on
+# an input whose rows are strided (a column block of a wider matrix, as the replay rows are).
+SHAPES = [(1, 1, 1), (1, 4, 64), (3, 5, 7), (5, 9, 13), (4, 8, 8), (17, 64, 2), (33, 63, 65), (128, 4, 64),
+          (128, 64, 64), (7, 128, 3), (256, 256, 256)]
+layer = {}
+for n, k, m in SHAPES:
+    for strided in (False, True):
+        wide = f32(n, k + 5)
+        x = wide[:, 2:2 + k] if strided else np.ascontiguousarray(wide[:, :k])
+        W, b, dy = f32(k, m), f32(m), f32(n, m)
+        x64, W64 = x.astype(np.float64), W.astype(np.float64)
+        for relu in (False, True):
+            y = np.empty((n, m), np.float32)
+            K.layer_forward(x, W, b, relu, y)
+            ref = x64 @ W64 + b
+            layer[f"forward {n}x{k}x{m} relu={relu} strided={strided}"] = rel_err(y, np.maximum(ref, 0) if relu else ref)
+        gW, gb, dx = np.empty((k, m), np.float32), np.empty(m, np.float32), np.empty((n, k), np.float32)
+        mask = np.where(rng.random((n, k)) < 0.5, 0.0, rng.random((n, k))).astype(np.float32)
+        K.layer_backward(x, W, dy, gW, gb, dx, mask)
+        layer[f"backward gW {n}x{k}x{m} strided={strided}"] = rel_err(gW, x64.T @ dy)
+        layer[f"backward gb {n}x{k}x{m} strided={strided}"] = rel_err(gb, dy.astype(np.float64).sum(0))
+        layer[f"backward dx masked {n}x{k}x{m} strided={strided}"] = rel_err(dx, (dy @ W64.T) * (mask > 0))
+        K.layer_backward(x, W, dy, gW, gb, dx)
+        layer[f"backward dx {n}x{k}x{m} strided={strided}"] = rel_err(dx, dy @ W64.T)
+results["layer"] = layer
+
+# Whole networks: the kernel path of QNetwork against its numpy path on the same weights.
+network = {}
+for sizes, n in [((4, (64, 64), 2), 128), ((6, (64, 64), 3), 1), ((13, (128, 128), 9), 77), ((3, (5,), 2), 9)]:
+    obs_dim, hidden, actions = sizes
+    fast = QNetwork(obs_dim, actions, hidden, rng)
+    ref = QNetwork(obs_dim, actions, hidden)
+    ref.kernel = None  # the numpy path
+    ref.params[:] = fast.params
+    x, dout = f32(n, obs_dim), f32(n, actions)
+    q_fast, cache = fast.forward_cached(x)
+    q_ref, inputs = ref.forward_cached(x)
+    g_fast, g_ref = np.zeros_like(fast.params), np.zeros_like(ref.params)
+    fast.backward(cache, dout.copy(), g_fast)
+    ref.backward(inputs, dout.copy(), g_ref)
+    name = f"{obs_dim}-{'-'.join(map(str, hidden))}-{actions} batch {n}"
+    network[f"forward {name}"] = rel_err(q_fast, q_ref.astype(np.float64))
+    network[f"backward {name}"] = rel_err(g_fast, g_ref.astype(np.float64))
+    network[f"path {name}"] = fast.path
+results["network"] = network
+
+# Adam: the kernel performs numpy's float32 operations in numpy's order, so the bits must agree.
+p_fast, p_ref = f32(1001), None
+p_ref = p_fast.copy()
+a_fast, a_ref = Adam(1001, 1e-3), Adam(1001, 1e-3)
+a_ref.kernel = None
+adam_diff = 0.0
+for step in range(50):
+    g = f32(1001)
+    scale = 0.37 if step % 3 == 0 else 1.0
+    a_fast.step(p_fast, g.copy(), scale)
+    a_ref.step(p_ref, g.copy(), scale)
+    adam_diff = max(adam_diff, float(np.abs(p_fast - p_ref).max()), float(np.abs(a_fast.v - a_ref.v).max()))
+results["adam_max_abs_diff"] = adam_diff
+v = f32(1003)
+results["sumsq_rel_err"] = abs(K.sumsq(v) - float(np.dot(v.astype(np.float64), v))) / float(np.dot(v.astype(np.float64), v))
+
+# Replay sampling with n-step returns: the same bits as numpy, terminations and truncations mid-window, a ring
+# that has wrapped.
+obs_dim = 3
+fast, ref = ReplayBuffer(50, obs_dim), ReplayBuffer(50, obs_dim)
+ref.kernel = None
+rows = f32(130, 2 * obs_dim + 4)
+ends = rng.random(130)
+rows[:, 2 * obs_dim + 2] = ends < 0.1
+rows[:, 2 * obs_dim + 3] = (ends >= 0.1) & (ends < 0.2)
+for part in np.split(rows, [20, 77]):
+    fast.add(part)
+    ref.add(part)
+gather_equal = True
+for n_step in (1, 2, 3, 5):
+    b_fast = fast.sample(200, np.random.default_rng(n_step), n_step, 0.97)
+    b_ref = ref.sample(200, np.random.default_rng(n_step), n_step, 0.97)
+    gather_equal &= all(np.array_equal(b_fast[key], b_ref[key]) for key in b_ref)
+results["replay_gather_equal"] = bool(gather_equal)
+
+# 300 Double DQN updates with the kernel against 300 with numpy, from the same seed and the same replay.
+def learner(use_kernel):
+    kernel.select("auto" if use_kernel else "numpy")
+    c = Config.for_env("cartpole", seed=3, batch_size=64, learning_starts=0)
+    lr = Learner(c, 4, 2)
+    data = np.random.default_rng(5).standard_normal((3000, 12)).astype(np.float32)
+    data[:, 4] = np.random.default_rng(6).integers(0, 2, 3000)
+    data[:, 10] = np.random.default_rng(7).random(3000) < 0.05
+    data[:, 11] = 0
+    lr.replay.add(data)
+    losses = [lr.update(1000 + i) for i in range(300)]
+    kernel.select("auto")
+    return lr, np.array(losses)
+
+
+fast_l, fast_losses = learner(True)
+ref_l, ref_losses = learner(False)
+results["learner"] = {
+    "paths": [fast_l.q.path, ref_l.q.path],
+    "params_max_abs_diff": float(np.abs(fast_l.q.params - ref_l.q.params).max()),
+    "target_max_abs_diff": float(np.abs(fast_l.target.params - ref_l.target.params).max()),
+    "loss_max_rel_diff": float(np.abs(fast_losses - ref_losses).max() / np.abs(ref_losses).max()),
+}
+
+
+# Bad input: a ValueError naming the argument, never a write outside an array.
+def error_of(call):
+    try:
+        call()
+    except ValueError as e:
+        return f"ValueError: {e}"
+    except Exception as e:  # noqa: BLE001 - reported, and the test fails on it
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+x, W, b, y = f32(8, 4), f32(4, 6), f32(6), np.empty((8, 6), np.float32)
+guard = np.full(64, 7.0, np.float32)
+out_small = guard[:40].reshape(8, 5)  # one column short: a write of 8 x 6 would run past it into guard
+read_only = np.empty((8, 6), np.float32)
+read_only.flags.writeable = False
+net = QNetwork(4, 2, (8,), rng)
+bad = {
+    "x float64": lambda: K.layer_forward(x.astype(np.float64), W, b, True, y),
+    "W wrong shape": lambda: K.layer_forward(x, f32(5, 6), b, True, y),
+    "out too small": lambda: K.layer_forward(x, W, b, True, out_small),
+    "W transposed view": lambda: K.layer_forward(x, np.ascontiguousarray(W.T).T, b, True, y),
+    "x column stride": lambda: K.layer_forward(f32(8, 8)[:, ::2], W, b, True, y),
+    "out read-only": lambda: K.layer_forward(x, W, b, True, read_only),
+    "b wrong length": lambda: K.layer_forward(x, W, f32(5), True, y),
+    "x not an array": lambda: K.layer_forward(x.tolist(), W, b, True, y),
+    "grad wrong length": lambda: K.adam(f32(10), f32(9), f32(10), f32(10), 1.0, 0.9, 0.999, 1e-3, 1.0, 1e-8),
+    "idx out of ring": lambda: K.replay_gather(f32(10, 10), np.array([0, 10], np.int64), 3, 2, 0.99),
+    "idx int32": lambda: K.replay_gather(f32(10, 10), np.array([0, 1], np.int32), 3, 2, 0.99),
+    "network obs width": lambda: net.forward(f32(3, 5)),
+    "network dout shape": lambda: net.backward(net.forward_cached(f32(3, 4))[1], f32(3, 3), np.zeros_like(net.params)),
+    "network grad length": lambda: net.backward(net.forward_cached(f32(3, 4))[1], f32(3, 2), f32(5)),
+}
+results["bad_input"] = {name: error_of(call) for name, call in bad.items()}
+results["guard_intact"] = bool(np.all(guard[40:] == 7.0))
+results["select_bad"] = error_of(lambda: kernel.select("gpu"))
+print("RESULT " + json.dumps(results))

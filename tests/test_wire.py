@@ -3,13 +3,11 @@ buffers codec.py packed (run in Node, which the build needs anyway)."""
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
+from jsnode import run_node
 from robotrain import codec
 from robotrain.actor import Actor
 from robotrain.config import Config
@@ -17,16 +15,6 @@ from robotrain.run import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 WIRE = ROOT / "web" / "js" / "wire" / "codec.js"
-NODE = shutil.which("node")
-
-
-def run_node(script: str, stdin: str) -> dict:
-    if NODE is None:
-        pytest.skip("node is not installed (python3 build.py test installs it)")
-    done = subprocess.run([NODE, "--disable-warning=MODULE_TYPELESS_PACKAGE_JSON", "--input-type=module", "-e", script],
-                          input=stdin, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 READ = """

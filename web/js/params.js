@@ -1,7 +1,7 @@
 // Settings from the URL (and the UI's inputs): parsing and validation, with messages that name the parameter
 // and its allowed values. Pure functions, no DOM.
-import { MIN_WORKERS, MAX_WORKERS } from './pool.js';
-import { MODES } from './trainer.js';
+import { MIN_WORKERS, MAX_WORKERS } from './pool/limits.js';
+import { MODES } from './training/modes.js';
 
 export const PARAM_NAMES = Object.freeze([
   'env', 'workers', 'mode', 'seed', 'batch', 'lanes', 'sizing', 'kernel', 'autostart',

@@ -1,0 +1,173 @@
+// window.robotrain: what scripts and tests drive the page with.
+import { returnData } from '../charts.js';
+
+/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
+export function createAPI(ctx) {
+  const { app, ui } = ctx;
+  const api = {
+    /** Start (or resume) training; while the page is still loading, training starts as soon as it can. */
+    start() {
+      if (app.inputErrors.size || app.loadError) return false;
+      if (!app.trainer) {
+        app.pendingStart = true;
+        return true;
+      }
+      if (app.trainer.state === 'error' || app.trainer.watchOnly || app.trainer.finished) return false;
+      app.trainer.start();
+      ctx.refreshButtons();
+      return true;
+    },
+    pause() {
+      app.pendingStart = false;
+      const wasRunning = app.trainer?.state === 'running';
+      app.trainer?.pause();
+      ctx.refreshButtons();
+      if (wasRunning) ctx.autosave('pause');
+    },
+    /** Drop the run (replay buffer, network, history) and set up a fresh one with the same settings, paused. */
+    reset() {
+      app.pendingStart = false;
+      if (!app.core || app.inputErrors.size) return;
+      if (app.trainer) app.trainer.pause();
+      ctx.rebuild();
+    },
+    stats() {
+      const base = app.trainer && !app.trainer.disposed ? app.trainer.stats() : {};
+      return {
+        episodes: 0,
+        env_steps: 0,
+        updates: 0,
+        policy_version: 0,
+        episodes_per_min: 0,
+        env_steps_per_s: 0,
+        updates_per_s: 0,
+        last_eval_return: null,
+        best_eval_return: null,
+        config: null,
+        ...base,
+        state: ctx.status(),
+        mode: app.settings.mode,
+        fps: Math.round(app.fps * 10) / 10,
+        workers: app.pool ? app.pool.describe() : [],
+        workers_ready: app.pool ? app.pool.readyCount : 0,
+        reliability: app.pool ? app.pool.reliability() : null,
+        weights_transport: app.pool ? (app.pool.shared ? 'SharedArrayBuffer' : 'copy') : 'local',
+        kernel: app.kernel?.kernel ?? null, // 'wasm-simd' or 'numpy': the Q-network's code on this page and its workers
+        kernel_status: app.kernel ?? null,
+        cross_origin_isolated: globalThis.crossOriginIsolated === true,
+        settings: { ...app.settings, cfg: { ...app.settings.cfg } },
+        errors: [...app.inputErrors.values(), app.loadError, app.trainerError].filter(Boolean),
+        timings: { ...app.timings },
+        autosave: { ...app.autosave },
+        memory: { ...app.memory },
+        hidden: { hidden: document.visibilityState === 'hidden', last_ms: app.hidden.last_ms, count: app.hidden.count },
+        frames_drawn: app.framesDrawn,
+        pushes: app.pushes,
+        resume_offered: app.offer !== null,
+        loaded_model: app.lastModel,
+        theme: app.theme,
+        chart_ms: Math.round(ui.charts.lastDrawMs * 10) / 10,
+        chart_x: ui.charts.xAxis,
+        curve_rows: app.curves.curve.episodes.length,
+        recent_episodes: app.curves.recent.length,
+        best_episode: app.curves.best ? { id: app.curves.best.id, return: app.curves.best.ret, length: app.curves.best.length } : null,
+      };
+    },
+    history() {
+      return app.trainer && !app.trainer.disposed ? app.trainer.history() : { episodes: [], evals: [] };
+    },
+    /** The model file text of the current weights (what Save model downloads). */
+    modelText() {
+      return app.trainer ? app.trainer.modelText() : null;
+    },
+    /** Load a model file or run card given as text (what Load does with a file); {ok, error?}. */
+    loadText(text, name = 'model.json') {
+      return ctx.loadBytes(new TextEncoder().encode(text), name);
+    },
+    autosave() {
+      return ctx.autosave('script');
+    },
+    resume(yes = true) {
+      return ctx.answerResume(yes);
+    },
+    shareLink: () => ctx.shareLink(),
+    runCard() {
+      return app.trainer ? ctx.runCard() : null;
+    },
+    /** Greedy evaluation of the current weights on this run's evaluation seeds: {mean_return} or {error}. */
+    evaluate() {
+      if (!app.trainer || app.trainer.disposed) return { error: 'no run yet' };
+      try {
+        return { mean_return: app.trainer.evaluateNow() };
+      } catch (error) {
+        return { error: ctx.cleanPythonError(error) };
+      }
+    },
+    /** Test hook: a NaN in the learner's weights; the next learning slice rolls back and pauses. */
+    testInjectNaN() {
+      if (!app.trainer || app.trainer.disposed) return false;
+      app.trainer.injectNaN();
+      return true;
+    },
+    /** Push the live robot: adds `impulse` rad/s to its main angular velocity; {before, after, index} or {error}. */
+    push(impulse) {
+      if (!app.trainer || app.trainer.disposed) return { error: 'no robot yet' };
+      try {
+        const result = app.trainer.view.push(impulse);
+        app.pushes += 1;
+        return result;
+      } catch (error) {
+        return { error: ctx.cleanPythonError(error) };
+      }
+    },
+    /** Replay a finished episode ('best' or an id among the last 1,000) in the view; {episode_id, length, return}. */
+    replay(id) {
+      const t = app.trainer;
+      const episode = t ? app.curves.findEpisode(id) : null;
+      if (!episode) return { error: `episode ${id} is not among the last 1,000 finished episodes` };
+      const r = t.view.replay(episode);
+      app.replay = { ...r, frame: 0, position: 0, playing: true };
+      ui.setViewMode(`replay of episode #${episode.id} (return ${episode.ret.toFixed(1)})`);
+      ui.showReplay(app.replay);
+      return { episode_id: episode.id, length: r.length, return: episode.ret, terminated: episode.terminated };
+    },
+    replaySeek(frame) {
+      const r = app.replay;
+      if (!r) return null;
+      r.frame = Math.max(0, Math.min(r.length, Math.round(frame)));
+      r.position = r.frame;
+      r.playing = false;
+      ui.showReplay(r);
+      return r.frame;
+    },
+    replayStop() {
+      app.replay = null;
+      ui.showReplay(null);
+    },
+    /** What the view shows now: {mode: 'live' | 'replay', frame?, length?, state}. */
+    viewState() {
+      const r = app.replay;
+      if (r) return { mode: 'replay', frame: r.frame, length: r.length, episode_id: r.episode.id, state: Array.from(r.states.subarray(r.frame * r.dim, (r.frame + 1) * r.dim)) };
+      if (!app.trainer) return { mode: 'none', state: null };
+      return { mode: 'live', state: app.trainer.view.state(), info: app.trainer.view.info() };
+    },
+    /** Time to build the return chart's data for n synthetic episodes, ms (the charts' downsampling). */
+    benchCharts(n = 100000) {
+      const episodes = [];
+      let steps = 0;
+      for (let i = 0; i < n; i++) {
+        const length = 10 + (i % 490);
+        steps += length;
+        episodes.push([i, length, length, steps, i / 10]);
+      }
+      const curve = { episodes, evals: [[steps / 2, 250, n / 20]], series: [], lag: {} };
+      const started = performance.now();
+      const { data } = returnData(curve, 475, 3);
+      const ms = performance.now() - started;
+      const chartMs = ui.charts.update({ ...curve, series: [] }, 475);
+      ui.charts.rebuild();
+      return { data_ms: ms, draw_ms: chartMs, points: data[0].length };
+    },
+  };
+  return api;
+}

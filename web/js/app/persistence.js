@@ -1,0 +1,230 @@
+// Never lose work: model files, run cards, share links, the autosave and resuming it, the replay list.
+import { formatBytes } from '../ui.js';
+import { pythonErrorMessage } from '../pyhost.js';
+import { toQuery, OWN_CONTROL_FIELDS } from '../params.js';
+import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from '../store.js';
+
+const MAX_MODEL_BYTES = 50 * 1024 * 1024;
+const CARD_FORMAT = 'robotrain-run-card';
+
+/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
+export function createPersistence(ctx) {
+  const { app, ui } = ctx;
+  function download(name, text) {
+    const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  function downloadModel() {
+    if (!app.trainer) return null;
+    const text = app.trainer.modelText();
+    const s = app.trainer.stats();
+    download(`robotrain-${s.config.env_id}-seed${s.config.seed}-${s.env_steps}steps.model.json`, text);
+    ctx.notice(`Saved the model (policy version ${s.policy_version}, ${s.env_steps.toLocaleString('en-US')} env steps).`);
+    return text;
+  }
+
+  function runCard() {
+    const t = app.trainer;
+    const s = t.stats();
+    return {
+      format: CARD_FORMAT,
+      format_version: 1,
+      exported_at: new Date().toISOString(),
+      env_id: s.config.env_id,
+      config: s.config,
+      seeds: {
+        run_seed: s.config.seed,
+        how: 'episode seeds come from (run_seed, episode id, stream) via robotrain.seeding.episode_seed; stream 0 trains, 1 evaluates',
+      },
+      settings: { mode: app.settings.mode, workers: app.settings.workers },
+      summary: {
+        episodes: s.episodes,
+        env_steps: s.env_steps,
+        updates: s.updates,
+        policy_version: s.policy_version,
+        last_eval_return: s.last_eval_return,
+        best_eval_return: s.best_eval_return,
+        solved_at_env_step: s.solved_at_env_step,
+        training_wall_ms: s.training_wall_ms,
+      },
+      model: t.modelText(),
+      curves: app.curves.curve,
+    };
+  }
+
+  function downloadCard() {
+    if (!app.trainer) return null;
+    const card = runCard();
+    download(`robotrain-${card.env_id}-seed${card.seeds.run_seed}.runcard.json`, JSON.stringify(card));
+    ctx.notice('Exported the run card: another browser can load it (Load model / run card…) to watch this policy.');
+    return card;
+  }
+
+  /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
+  function settingsFromConfig(config) {
+    const defaults = JSON.parse(app.glue.env_defaults(config.env_id));
+    const cfg = {};
+    for (const [name, value] of Object.entries(config)) {
+      if (name in OWN_CONTROL_FIELDS) continue;
+      if (JSON.stringify(value) !== JSON.stringify(defaults[name])) cfg[name] = value;
+    }
+    return {
+      ...app.settings,
+      env: config.env_id,
+      seed: config.seed,
+      lanes: config.lanes === defaults.lanes ? null : config.lanes,
+      batch: config.batch_episodes === defaults.batch_episodes ? null : config.batch_episodes,
+      cfg,
+    };
+  }
+
+  function cleanPythonError(error) {
+    return pythonErrorMessage(error).replace(/^(ValueError|TypeError|KeyError): /, '');
+  }
+
+  async function loadFile(file) {
+    if (file.size > MAX_MODEL_BYTES) {
+      const message = `model file is ${(file.size / 2 ** 20).toFixed(1)} MB; the limit is 50 MB`;
+      ctx.notice(`Could not load "${file.name}": ${message}. The current run is untouched.`, 'error');
+      return { ok: false, error: message };
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    return loadBytes(bytes, file.name);
+  }
+
+  /** Load a model file or a run card from bytes; on any problem show it and leave the current run alone. */
+  function loadBytes(bytes, name) {
+    if (!app.glue || !app.trainer) return { ok: false, error: 'the page is still loading' };
+    if (bytes.length > MAX_MODEL_BYTES) {
+      const message = `model file is ${(bytes.length / 2 ** 20).toFixed(1)} MB; the limit is 50 MB`;
+      ctx.notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');
+      return { ok: false, error: message };
+    }
+    let card = null;
+    try {
+      const doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      if (doc && doc.format === CARD_FORMAT) card = doc;
+    } catch {
+      /* not JSON: the model-file check below names the problem */
+    }
+    let facts;
+    try {
+      if (card && typeof card.model !== 'string') throw new Error('run card has no "model" (the model file text)');
+      facts = JSON.parse(app.glue.load_model(card ? card.model : bytes, card ? '' : app.trainer.config.env_id));
+    } catch (error) {
+      const message = cleanPythonError(error);
+      ctx.notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');
+      return { ok: false, error: message };
+    }
+    app.trainer.pause();
+    app.pendingStart = false;
+    app.settings = settingsFromConfig(facts.config);
+    app.inputErrors.clear();
+    if (app.settings.env !== app.trainer.config.env_id) ctx.refreshSpecs();
+    ctx.updateURL();
+    ui.showSettings(app.settings);
+    ctx.rebuild();
+    if (!app.trainer) return { ok: false, error: app.trainerError };
+    app.trainer.applyLoadedModel();
+    app.lastModel = { name, policy_version: facts.policy_version, env_steps: facts.env_steps, card: Boolean(card) };
+    if (card) {
+      app.trainer.setWatchOnly();
+      if (card.curves) app.curves.load(card.curves);
+      ctx.notice(`Watching the policy of run card "${name}" (${facts.env_id}, ${facts.env_steps.toLocaleString('en-US')} env steps of training); no training runs. Reset to train a fresh run.`);
+    } else {
+      ctx.notice(`Loaded "${name}": a ${facts.env_id} policy (version ${facts.policy_version}, ${facts.env_steps.toLocaleString('en-US')} env steps). Watch it live, or Start to train on from these weights.`);
+    }
+    ctx.refreshMessage();
+    return { ok: true, ...facts, card: Boolean(card) };
+  }
+
+  function shareLink() {
+    if (!app.trainer) return null;
+    const config = { ...app.trainer.config };
+    delete config.env_id;
+    return `${location.origin}${location.pathname}${toQuery(app.settings, { all: true, autostart: true, config })}`;
+  }
+
+  function showShare() {
+    const url = shareLink();
+    if (!url) return;
+    ui.showShareLink(url);
+    navigator.clipboard?.writeText(url).then(
+      () => ctx.notice('Share link copied: it holds the whole configuration and seed, and starts the same run when opened.'),
+      () => ctx.notice('Share link below: it holds the whole configuration and seed, and starts the same run when opened.'),
+    );
+  }
+
+  async function autosave(reason) {
+    const t = app.trainer;
+    if (!t || t.disposed || t.watchOnly || app.autosave.busy || t.counts.episodes === 0) return { ok: false, skipped: true };
+    app.autosave.busy = true;
+    app.autosave.lastAttempt = performance.now();
+    try {
+      const snap = { ...t.snapshot(), ...app.curves.toJSON() };
+      const record = { version: 1, saved_at: Date.now(), reason, settings: app.settings, ...snap };
+      await saveRecord(record);
+      app.autosave.last_ok_at = Date.now();
+      app.autosave.last_error = null;
+      app.autosave.bytes = snap.run.length;
+      app.autosave.saves += 1;
+      ui.setAutosaveStatus(`Autosaved at ${new Date().toLocaleTimeString()} (${formatBytes(snap.run.length)}, ${reason}).`);
+      return { ok: true, bytes: snap.run.length };
+    } catch (error) {
+      app.autosave.last_error = storageErrorMessage(error);
+      ctx.notice(app.autosave.last_error, 'error');
+      ui.setAutosaveStatus('Autosave failed.');
+      return { ok: false, error: app.autosave.last_error };
+    } finally {
+      app.autosave.busy = false;
+    }
+  }
+
+  async function offerResume() {
+    let record = null;
+    try {
+      record = await loadRecord();
+    } catch {
+      return;
+    }
+    if (!record || !record.run || !record.settings) return;
+    app.offer = record;
+    const when = new Date(record.saved_at).toLocaleString();
+    ui.showResumeOffer(
+      `A run was autosaved on ${when}: ${record.settings.env}, ${record.counts.episodes.toLocaleString('en-US')} episodes, ${record.counts.env_steps.toLocaleString('en-US')} env steps. Resume it where it stopped?`,
+    );
+  }
+
+  function answerResume(yes) {
+    const record = app.offer;
+    app.offer = null;
+    ui.showResumeOffer(null);
+    if (!record) return false;
+    if (!yes) {
+      deleteRecord().catch(() => {});
+      return false;
+    }
+    app.trainer?.pause();
+    app.pendingStart = false;
+    app.settings = { ...app.settings, ...record.settings, cfg: { ...(record.settings.cfg ?? {}) }, autostart: false };
+    app.inputErrors.clear();
+    ctx.refreshSpecs();
+    ctx.updateURL();
+    ui.showSettings(app.settings);
+    ctx.rebuild({ restore: record });
+    if (app.trainer) ctx.notice(`Resumed the autosaved run: ${record.counts.episodes.toLocaleString('en-US')} episodes, ${record.counts.env_steps.toLocaleString('en-US')} env steps. Start to go on.`);
+    return Boolean(app.trainer);
+  }
+
+  function refreshReplayList() {
+    ui.setReplayList(app.curves.best, app.curves.recent);
+  }
+  return { answerResume, autosave, cleanPythonError, download, downloadCard, downloadModel, loadBytes, loadFile, offerResume, refreshReplayList, runCard, settingsFromConfig, shareLink, showShare };
+}

@@ -1,0 +1,152 @@
+// Settings typed in the controls or given in the URL: checked (inline, naming the field), applied, mirrored in
+// the URL. An applied change calls ctx.boot or ctx.rebuild.
+import { autoWorkerCount } from '../pool/limits.js';
+import { parseSetting, parseField, checkWithCore, toQuery, OWN_CONTROL_FIELDS } from '../params.js';
+
+/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
+export function createSettings(ctx) {
+  const { app, ui } = ctx;
+  function workerCount(settings) {
+    if (settings.mode === 'main') return 0;
+    return settings.workers === 'auto' ? autoWorkerCount() : settings.workers;
+  }
+
+  function coreErrors(settings, source) {
+    if (!app.core) return [];
+    return checkWithCore(settings, app.core, source);
+  }
+
+  function labelOf(name) {
+    return { env: 'Robot', workers: 'Workers', mode: 'Mode', seed: 'Seed', batch: 'Batch', lanes: 'Lanes' }[name] ?? name;
+  }
+
+  const specOf = (name) => app.core?.specs.find((s) => s.name === name);
+
+  /** Ask Python whether the whole config is valid (cross-field rules like end_e <= start_e); inline message. */
+  function pythonCheck() {
+    app.inputErrors.delete('py');
+    if (app.pyField) ui.setFieldError(app.pyField, null);
+    app.pyField = null;
+    if (!app.glue || app.inputErrors.size) return true;
+    const overrides = { ...app.settings.cfg, seed: app.settings.seed };
+    if (app.settings.batch != null) overrides.batch_episodes = app.settings.batch;
+    if (app.settings.lanes != null) overrides.lanes = app.settings.lanes;
+    const problem = app.glue.check_config(app.settings.env, JSON.stringify(overrides));
+    if (!problem) return true;
+    const field = problem.split(':')[0].trim();
+    const target = OWN_CONTROL_FIELDS[field] ?? field;
+    app.pyField = target;
+    ui.setFieldError(target, problem);
+    app.inputErrors.set('py', `Settings: ${problem}`);
+    return false;
+  }
+
+  function updateURL() {
+    history.replaceState(null, '', `${location.pathname}${toQuery(app.settings)}`);
+  }
+
+  function changeSetting(name, raw, { typing = false } = {}) {
+    const { value, error } = parseSetting(name, raw);
+    app.inputErrors.delete(name);
+    ui.markInvalid(name, Boolean(error));
+    ui.setFieldError(name, error ? error.message : null);
+    if (error) {
+      app.inputErrors.set(name, `${labelOf(name)}: ${error.message}`);
+      if (!typing) {
+        app.trainer?.pause();
+        app.pendingStart = false;
+      }
+      ctx.refreshMessage();
+      return;
+    }
+    if (typing) {
+      ctx.refreshMessage();
+      return;
+    }
+    app.settings = { ...app.settings, [name]: value };
+    for (const problem of coreErrors(app.settings, 'Setting')) {
+      app.inputErrors.set(problem.param, problem.message);
+      ui.markInvalid(problem.param, true);
+      ui.setFieldError(problem.param, problem.message);
+    }
+    if (name === 'env' && app.glue && !app.inputErrors.has('env')) refreshSpecs();
+    pythonCheck();
+    updateURL();
+    ui.showSettings(app.settings);
+    for (const param of app.inputErrors.keys()) ui.markInvalid(param, true);
+    ctx.refreshMessage();
+    if (app.inputErrors.size) {
+      app.trainer?.pause();
+      return;
+    }
+    if (!app.core) {
+      ctx.boot();
+      return;
+    }
+    ctx.rebuild();
+  }
+
+  /** A hyperparameter typed in the form: checked while typing (blocks Start), applied on change. */
+  function changeField(name, raw, final) {
+    const spec = specOf(name);
+    if (!spec) return;
+    const key = `cfg.${name}`;
+    const { value, error } = parseField(spec, raw);
+    app.inputErrors.delete(key);
+    ui.setFieldError(name, error ?? null);
+    if (error) {
+      app.inputErrors.set(key, `${name}: ${error}`);
+      if (final) app.trainer?.pause();
+      ctx.refreshMessage();
+      return;
+    }
+    if (!final) {
+      ctx.refreshMessage();
+      return;
+    }
+    const cfg = { ...app.settings.cfg };
+    const same = JSON.stringify(value) === JSON.stringify(app.core.defaults[name]);
+    if (value === undefined || same) delete cfg[name];
+    else cfg[name] = value;
+    app.settings = { ...app.settings, cfg };
+    const ok = pythonCheck();
+    updateURL();
+    ctx.refreshMessage();
+    if (!ok || app.inputErrors.size) {
+      app.trainer?.pause();
+      return;
+    }
+    ctx.rebuild();
+  }
+
+  /** Field specs and defaults for the current env (the form's placeholders and limits). */
+  function refreshSpecs() {
+    const env = app.core.envNames.includes(app.settings.env) ? app.settings.env : app.core.envNames[0];
+    app.core.specs = JSON.parse(app.glue.field_specs(env));
+    app.core.defaults = JSON.parse(app.glue.env_defaults(env));
+    ui.buildFields(app.core.specs, Object.keys(OWN_CONTROL_FIELDS));
+    ui.showFields(app.settings.cfg, app.core.defaults);
+  }
+
+  /** URL parameters that looked like Config fields: keep the known ones (checked), note the others. */
+  function adoptURLFields() {
+    const cfg = { ...app.settings.cfg };
+    for (const [name, raw] of Object.entries(app.cfgRaw)) {
+      const spec = specOf(name);
+      if (!spec || name in OWN_CONTROL_FIELDS) {
+        app.notes.push(`Ignored the unknown URL parameter "${name}" (known: the controls' names and the Config fields).`);
+        continue;
+      }
+      const { value, error } = parseField(spec, raw);
+      if (error) {
+        app.inputErrors.set(`cfg.${name}`, `URL parameter ${error}`);
+        ui.setFieldError(name, error);
+      } else if (value !== undefined) {
+        cfg[name] = value;
+      }
+    }
+    app.cfgRaw = {};
+    app.settings = { ...app.settings, cfg };
+  }
+  return { adoptURLFields, changeField, changeSetting, coreErrors, labelOf, pythonCheck, refreshSpecs, specOf, updateURL, workerCount };
+}

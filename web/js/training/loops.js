@@ -1,0 +1,162 @@
+// The trainer's two loops: the host side of robotrain.schedule on the page. Sync (and main mode) carries out
+// one batch's commands at a time; async one step's, between worker arrivals. `t` is the Trainer.
+import { yieldTask, sleep } from '../schedule.js';
+
+const INGEST_SLICE_MS = 4; // async mode: stop ingesting queued results after this long, learn, then go on
+const ASYNC_DEPTH = 2; // async mode: tasks in flight per worker
+
+/**
+ * Sync mode: episodes per task so that each worker gets one task of the batch and plays all its episodes
+ * on its lanes at once (fewer, fuller tasks: less per-task overhead and a shorter batch); main mode with
+ * adaptive sizing plays the whole batch as one task. The split does not change the curve: episodes depend
+ * only on their ids.
+ */
+function syncEpisodesPerTask(t) {
+  if (!t.pool && !t.sizer.adaptive) return t.config.episodes_per_task;
+  return Math.max(1, Math.ceil(t.config.batch_episodes / Math.max(1, t.pool?.size ?? 1)));
+}
+
+/** Learn up to `updates` updates in slices of about LEARN_SLICE_MS, yielding to the page between them. */
+async function learnUpTo(t, updates) {
+  let left = updates;
+  while (left > 0 && !t._stopped) {
+    await t._gate(); // a divergence pauses: the rest waits for a restart
+    if (t._stopped) return;
+    const done = t._learnSlice(left);
+    if (done === 0 && t.state === 'running') return; // nothing more is due
+    left -= done;
+    await yieldTask();
+  }
+}
+
+/** Main mode: the batch's tasks on this thread, one after the other. */
+async function playHere(t, tasks) {
+  const results = [];
+  for (const task of tasks) {
+    await t._gate();
+    results.push(await t._execute(task));
+  }
+  return results;
+}
+
+export async function syncLoop(t) {
+  while (!t._stopped) {
+    t._checkBudget();
+    await t._gate();
+    if (t._stopped) return;
+    const commands = t.schedule.sync_batch(syncEpisodesPerTask(t));
+    try {
+      await syncBatch(t, commands);
+    } finally {
+      commands.destroy();
+    }
+  }
+}
+
+/** One sync batch: batch k plays (with the weights published after batch k - 1) while this thread learns. */
+async function syncBatch(t, commands) {
+  let tasks = [];
+  let playing = null;
+  for (let command = t._next(commands); command && !t._stopped; command = t._next(commands)) {
+    if (command.op === 'play') {
+      tasks = t._tasks(command);
+      playing = t.pool ? Promise.all(tasks.map((task) => t._execute(task))) : null;
+      playing?.catch(() => {}); // a failure is rethrown by the ingest's await, after the learning slices
+    } else if (command.op === 'learn') {
+      await learnUpTo(t, command.updates);
+    } else if (command.op === 'ingest') {
+      const results = playing ? await playing : await playHere(t, tasks);
+      if (t._stopped) return;
+      for (const result of results) t._ingest(result); // tasks come in id order
+      t.onChange();
+      await yieldTask();
+    } else if (command.op === 'publish') {
+      t._publishNow();
+    } else if (command.op === 'evaluate') {
+      const result = await t._execute(t._evalTask(command), true);
+      if (t._stopped) return;
+      t._ingestEval(result);
+    } else {
+      throw new Error(`unknown command ${command.op}`);
+    }
+  }
+}
+
+
+function waitArrival(t, ms) {
+  return Promise.race([new Promise((resolve) => t.arrivalWaiters.push(resolve)), sleep(ms)]);
+}
+
+function arrived(t, result) {
+  t.arrivals.push(result);
+  for (const resolve of t.arrivalWaiters.splice(0)) resolve();
+}
+
+function playAsync(t, tasks) {
+  for (const task of tasks) {
+    t.inflight += 1;
+    t._execute(task).then(
+      (result) => {
+        t.inflight -= 1;
+        if (!t._stopped) arrived(t, result);
+      },
+      (error) => {
+        t.inflight -= 1;
+        t._fail(error);
+      },
+    );
+  }
+}
+
+function evaluateAsync(t, task) {
+  t._execute(task, true).then(
+    (result) => {
+      if (!t._stopped) arrived(t, { ...result, evaluation: true });
+    },
+    (error) => t._fail(error),
+  );
+}
+
+/** Ingest what has arrived, for at most INGEST_SLICE_MS. */
+function ingestArrivals(t) {
+  const started = performance.now();
+  let ingested = false;
+  while (t.arrivals.length && performance.now() - started < INGEST_SLICE_MS) {
+    const result = t.arrivals.shift();
+    if (result.evaluation) t._ingestEval(result);
+    else t._ingest(result);
+    ingested = true;
+  }
+  if (ingested) t.onChange();
+}
+
+export async function asyncLoop(t) {
+  while (!t._stopped) {
+    t._checkBudget();
+    await t._gate();
+    if (t._stopped) return;
+    // Once learning starts the learner sets the pace (train_frequency env steps per update): tasks hold what
+    // it consumes in about 100 ms (sizing.js).
+    const learning = t.counts.envSteps >= t.config.learning_starts;
+    t.sizer.setLearnerPace(learning ? (t.config.train_frequency * 1000) / t.budget.msPerUnit : null);
+    const free = t.budgetReached ? 0 : Math.max(0, ASYNC_DEPTH * t.pool.size - t.inflight);
+    const commands = t.schedule.async_step(
+      free, t.sizer.episodesPerTask(), t.budget.msPerUnit / 1000, t.budget.units, !t.budgetReached,
+    );
+    let learned = false;
+    try {
+      for (let command = t._next(commands); command && !t._stopped; command = t._next(commands)) {
+        if (command.op === 'ingest') ingestArrivals(t);
+        else if (command.op === 'evaluate') evaluateAsync(t, t._evalTask(command));
+        else if (command.op === 'play') playAsync(t, t._tasks(command));
+        else if (command.op === 'learn') learned = t._learnSlice(command.updates) > 0 || learned;
+        else if (command.op === 'publish') t._publishNow();
+        else throw new Error(`unknown command ${command.op}`);
+      }
+    } finally {
+      commands.destroy();
+    }
+    if (learned || t.arrivals.length) await yieldTask();
+    else await waitArrival(t, 50);
+  }
+}

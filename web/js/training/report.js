@@ -1,0 +1,54 @@
+// The trainer's statistics for robotrain.stats(): the run's figures from Python and the main thread's own.
+import { frameWaitStats } from '../schedule.js';
+
+/** JSON-safe training statistics of trainer `t` (the page adds fps and the worker list). */
+export function trainerStats(t) {
+  const run = t.disposed ? {} : t.tools.toJSON(t.run.stats());
+  return {
+    state: t.state,
+    mode: t.settings.mode,
+    episodes: run.episodes ?? 0,
+    env_steps: run.env_steps ?? 0,
+    updates: run.updates ?? 0,
+    policy_version: run.policy_version ?? 0,
+    episodes_per_min: t.state === 'running' ? t.episodeRate.perSecond() * 60 : 0,
+    env_steps_per_s: t.state === 'running' ? t.stepRate.perSecond() : 0,
+    epsilon: run.epsilon ?? null,
+    loss: run.loss ?? null,
+    updates_per_s: t.state === 'running' ? run.updates_per_s ?? 0 : 0,
+    step_budget: t.config.total_timesteps,
+    finished: Boolean(t.finished),
+    watch_only: t.watchOnly,
+    longest_local_slice_ms: Math.round(t.longestLocalSliceMs * 100) / 100,
+    last_eval_return: run.last_eval_return ?? null,
+    best_eval_return: run.best_eval_return ?? null,
+    solved_at_env_step: run.solved_at_env_step ?? null,
+    staleness: {
+      mean: t.staleness.count ? t.staleness.sum / t.staleness.count : 0,
+      max: t.staleness.max,
+      recent_mean: run.mean_staleness ?? 0,
+    },
+    replay_size: run.replay_size ?? 0,
+    newest_result_policy_version: t.newestResultVersion,
+    longest_learn_slice_ms: Math.round(t.longestSliceMs * 100) / 100,
+    learn_slices: t.slices,
+    learn_slices_over_16ms: t.longSlices,
+    frame_waits: frameWaitStats(),
+    main_thread_busy_ms: Object.fromEntries(
+      Object.entries({ ...t.busyMs, view: t.view?.busyMs ?? 0 }).map(([k, v]) => [k, Math.round(v)]),
+    ),
+    training_wall_ms: Math.round(t.trainingMs),
+    updates_per_slice: t.budget.units,
+    env_info: t.envInfo,
+    config: t.config,
+    error: t.error ? t.error.message : null,
+    episodes_issued: run.episodes_issued ?? 0,
+    episodes_in_flight: t.episodesInFlight,
+    episodes_lost: t.disposed ? 0 : (run.episodes_issued ?? 0) - (run.episodes_ingested ?? 0) - t.episodesInFlight - t.lostBeforeRestore,
+    episodes_duplicated: run.episodes_duplicated ?? 0,
+    task_sizing: t.sizer.describe(),
+    duplicates_dropped: run.duplicates_dropped ?? 0,
+    divergences: run.divergences ?? 0,
+    last_divergence: t.divergence,
+  };
+}

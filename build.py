@@ -696,17 +696,25 @@ def ensure_test_venv() -> Path:
     return venv_python()
 
 
+# The engines the browser tests run in (pytest-playwright's --browser; WebKit through Selenium, tests/browser/
+# engines.py), unless the pytest arguments name some.
+TEST_BROWSERS = ("chromium", "firefox", "webkit")
+
+
 def configure_test_parser(parser: argparse.ArgumentParser) -> None:
     """Options of ``test``: anything after ``--`` goes to pytest."""
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (after --)")
 
 
 def command_test(args: argparse.Namespace) -> int:
-    """Install what the tests need, build dist/, run pytest over tests/; return pytest's exit code."""
+    """Install what the tests need, build dist/, run pytest over tests/ (in every engine of TEST_BROWSERS unless
+    the arguments say --browser); return pytest's exit code."""
     ensure_debian_tools(DEBIAN_TEST_TOOLS)
     python = ensure_test_venv()
     build()
     extra = [a for a in args.pytest_args if a != "--"]
+    if not any(a == "--browser" or a.startswith("--browser=") for a in extra):
+        extra = [arg for name in TEST_BROWSERS for arg in ("--browser", name)] + extra
     return subprocess.run([str(python), "-m", "pytest", str(ROOT / "tests"), *extra], cwd=ROOT).returncode
 
 

@@ -13,13 +13,10 @@ every ratio is taken within this run. Writes the JSON, a Markdown table and an S
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 import build  # noqa: E402
 
 from tests.bench import chart  # noqa: E402
-from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+# The browsers, launched as the tests launch them: engine(name) yields (new_tab, version), a Tab per call.
+from tests.browser.engines import open_engine as engine  # noqa: E402
 from tests.browser.helpers import descendants, pss_bytes  # noqa: E402
 
 SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
@@ -133,116 +131,6 @@ def settled_pss_mb(samples: int = 3, gap_s: float = 0.7) -> float:
         time.sleep(gap_s)
         values.append(browser_pss_mb())
     return statistics.median(values)
-
-
-# ---------------------------------------------------------------------------------------------
-# Browsers: one small interface over Playwright (Chromium, Firefox) and Selenium (WebKitGTK)
-# ---------------------------------------------------------------------------------------------
-
-
-def _async_wrapper(body: str) -> str:
-    return f"async () => {{ {body} }}"
-
-
-class PlaywrightTab:
-    def __init__(self, browser):
-        self.context = browser.new_context(viewport=VIEWPORT)
-        self.page = self.context.new_page()
-        self.console: list[str] = []
-        self.page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
-
-    def goto(self, url: str) -> None:
-        self.page.goto(url)
-
-    def run(self, body: str):
-        """Run the body of an async JS function in the page; return its (JSON-safe) value."""
-        return self.page.evaluate(_async_wrapper(body))
-
-    def close(self) -> None:
-        self.context.close()
-
-
-class SeleniumTab:
-    def __init__(self, driver):
-        self.driver = driver
-        self.console: list[str] = []
-
-    def goto(self, url: str) -> None:
-        self.driver.get(url)
-
-    def run(self, body: str):
-        script = (
-            "const done = arguments[arguments.length - 1];"
-            f"({_async_wrapper(body)})().then((v) => done({{ok: v === undefined ? null : v}}),"
-            " (e) => done({error: String(e && e.stack || e)}));"
-        )
-        out = self.driver.execute_async_script(script)
-        if "error" in out:
-            raise RuntimeError(out["error"])
-        return out["ok"]
-
-    def close(self) -> None:
-        self.driver.get("about:blank")
-
-
-@contextlib.contextmanager
-def playwright_engine(name: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        if name == "chromium":
-            executable = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        else:
-            executable = shutil.which("firefox-esr") or shutil.which("firefox")
-            if executable is None:
-                raise RuntimeError("firefox-esr is not installed (Debian: apt-get install firefox-esr)")
-            browser = p.firefox.launch(channel="moz-firefox", executable_path=executable)
-        try:
-            yield (lambda: PlaywrightTab(browser)), browser.version
-        finally:
-            browser.close()
-
-
-# MiniBrowser is not on PATH: libwebkit2gtk-4.1-0 keeps it in its multiarch library directory.
-MINIBROWSER = next(iter(sorted(Path("/usr/lib").glob("*/webkit2gtk-4.1/MiniBrowser"))), None)
-
-
-@contextlib.contextmanager
-def webkit_engine():
-    """WebKitGTK's MiniBrowser through Selenium under a private Xvfb (as tests/browser/engines.py does)."""
-    from selenium import webdriver
-    from selenium.webdriver.webkitgtk.options import Options
-    from selenium.webdriver.webkitgtk.service import Service
-
-    if MINIBROWSER is None or shutil.which("WebKitWebDriver") is None or shutil.which("Xvfb") is None:
-        raise RuntimeError("WebKit needs Debian's webkit2gtk-driver and xvfb")
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    driver = None
-    try:
-        deadline = time.monotonic() + 10  # Xvfb opens its socket within a second or two
-        while not Path(f"/tmp/.X11-unix/X{number}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        options = Options()
-        options.binary_location = str(MINIBROWSER)
-        options.add_argument("--automation")
-        service = Service(executable_path=shutil.which("WebKitWebDriver"), log_output=subprocess.DEVNULL,
-                          env={**os.environ, "DISPLAY": f":{number}"})
-        driver = webdriver.WebKitGTK(options=options, service=service)
-        driver.set_window_size(VIEWPORT["width"], VIEWPORT["height"])
-        driver.set_script_timeout(600)
-        yield (lambda: SeleniumTab(driver)), driver.capabilities.get("browserVersion", "?")
-    finally:
-        if driver is not None:
-            driver.quit()
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
-
-
-def engine(name: str):
-    return webkit_engine() if name == "webkit" else playwright_engine(name)
 
 
 # ---------------------------------------------------------------------------------------------

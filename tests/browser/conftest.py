@@ -1,21 +1,24 @@
-"""Fixtures for the end-to-end tests of the page in headless Chromium (Playwright's sync API, no plugin).
+"""Fixtures of the end-to-end tests of the page, on pytest-playwright.
 
-One build of the site per test session (into a temporary directory, so a dist/ being served elsewhere is not
-touched), served by build.serve() on a free port in a thread. Chromium is Debian's package, never a
-Playwright download. Every page a test opens records its console messages, page errors and requests, so a
-test can assert that nothing went wrong and nothing left the origin.
+The plugin owns the browsers: `playwright`, `browser`, `context`, `new_context`, `page`, and the options
+`--browser`, `--headed`, `--tracing`, `--screenshot`, `--video`, `--output`, `--base-url`. Here its
+`browser_type_launch_args` and `browser_context_args` are overridden for Debian's chromium and firefox-esr
+(engines.py), and `base_url` serves the suite's own build unless `--base-url` names a served copy.
+
+What is ours: the build of the site (once per session, into a temporary directory, so a dist/ served
+elsewhere is not touched), serving it (plain, cross-origin isolated, and from a plain static host), the log of
+each page (console messages, page errors, requests; `page_log`), the proxy trap that catches Firefox's and
+WebKit's requests to other origins, WebKit through Selenium (`webkit`), and `tab`, the engine-neutral page of
+the tests that also run in WebKit. `--browser webkit` runs only those; the others say why they skip.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import sys
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,22 +27,54 @@ sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+from .engines import (  # noqa: E402,F401 (VIEWPORT: older test files import it from here)
+    VIEWPORT,
+    ForeignRequestTrap,
+    PlaywrightTab,
+    SeleniumTab,
+    launch_args,
+    missing,
+    webkit_driver,
+)
+from .helpers import PageLog  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 720}
+# Why the Playwright-only tests skip in WebKit.
+NO_PLAYWRIGHT_WEBKIT = ("Playwright's WebKit build cannot be installed here; WebKit (Selenium + WebKitGTK) runs the "
+                        "tests written against the engine-neutral `tab` fixture")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Skip a test for an engine before its fixtures start anything, saying why.
+
+    The plugin's markers `skip_browser(name)` and `only_browser(name)` take a `reason=` here (the plugin's own
+    check, which runs after this one, would skip with a generic message)."""
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params.get("browser_name") if callspec else None
+    if name is None:
+        return
+    for mark in item.iter_markers("only_browser"):
+        if name != mark.args[0]:
+            pytest.skip(f"{mark.args[0]} only: {mark.kwargs.get('reason', 'engine-specific')}")
+    for mark in item.iter_markers("skip_browser"):
+        if name == mark.args[0]:
+            pytest.skip(f"not in {name}: {mark.kwargs.get('reason', 'engine-specific')}")
+    if name == "webkit" and "tab" not in item.fixturenames:
+        pytest.skip(NO_PLAYWRIGHT_WEBKIT)
+
+
+# ---- the site and its servers -------------------------------------------------------------------------------
+
+def _given_base_url(config) -> str | None:
+    url = config.getoption("base_url", default=None)
+    return url if not url or url.endswith("/") else url + "/"
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
+def site(pytestconfig, tmp_path_factory) -> Path:
     """The built site (what dist/ would hold), in a temporary directory."""
+    if _given_base_url(pytestconfig):
+        pytest.skip("needs the suite's own build and servers; this run tests the copy at --base-url")
     target = tmp_path_factory.mktemp("site") / "dist"
     build.build(target)
     return target
@@ -55,9 +90,14 @@ def _serve(site: Path, isolated: bool):
 
 
 @pytest.fixture(scope="session")
-def base_url(site) -> str:
-    """http://127.0.0.1:PORT/ serving the built site (not cross-origin isolated)."""
-    yield from _serve(site, isolated=False)
+def base_url(pytestconfig, request) -> str:
+    """The page's URL, ending in '/': `--base-url` if given (a copy served elsewhere), else the built site served
+    by build.serve() on a free port (not cross-origin isolated). The plugin's contexts get it as their base URL."""
+    given = _given_base_url(pytestconfig)
+    if given:
+        yield given
+    else:
+        yield from _serve(request.getfixturevalue("site"), isolated=False)
 
 
 @pytest.fixture(scope="session")
@@ -83,71 +123,140 @@ class _QuietFiles(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def playwright():
-    """The one Playwright of the session: its sync API allows one at a time, and Chromium and Firefox share it."""
-    with playwright_api.sync_playwright() as p:
-        yield p
-
+# ---- browsers: pytest-playwright's, launched as engines.py says ---------------------------------------------
 
 @pytest.fixture(scope="session")
-def browser(playwright):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (python3 build.py test installs it)")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
+def foreign_trap():
+    """The session's ForeignRequestTrap: Firefox and WebKit send every request but those to 127.0.0.1 to it."""
+    trap = ForeignRequestTrap()
+    yield trap
+    trap.close()
 
 
-@dataclass
-class PageLog:
-    """What one page did: console messages (page and workers), uncaught errors, requested URLs."""
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, browser_name, request) -> dict:
+    """The plugin's launch options (--headed, --slowmo) plus Debian's executable and flags for the engine."""
+    if browser_name == "webkit":
+        pytest.skip(NO_PLAYWRIGHT_WEBKIT)
+    problem = missing(browser_name)
+    if problem:
+        pytest.skip(problem)
+    proxy = request.getfixturevalue("foreign_trap").url if browser_name == "firefox" else None
+    return {**browser_type_launch_args, **launch_args(browser_name, proxy=proxy)}
 
-    console: list[tuple[str, str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
 
-    @classmethod
-    def new_page(cls, context):
-        """A new page of a Playwright ``context`` and the PageLog recording it (and the context's requests)."""
-        log = cls()
-        context.on("request", lambda request: log.requests.append(request.url))
-        page = context.new_page()
-        page.on("console", lambda message: log.console.append((message.type, message.text)))
-        page.on("pageerror", lambda error: log.errors.append(str(error)))
-        page.on("worker", lambda worker: worker.on("console", lambda m: log.console.append((m.type, m.text))))
-        return page, log
-
-    def problems(self) -> list[str]:
-        """Console errors and warnings, and uncaught page errors."""
-        # Chromium (CDP) calls a warning "warning", Firefox (WebDriver BiDi) "warn".
-        bad = [f"console {kind}: {text}" for kind, text in self.console if kind in ("error", "warning", "warn")]
-        return bad + [f"page error: {text}" for text in self.errors]
-
-    def foreign_requests(self, origin: str) -> list[str]:
-        """Requests that went anywhere but `origin` (data: and blob: URLs are local)."""
-        out = []
-        for url in self.requests:
-            parts = urlsplit(url)
-            if parts.scheme in ("data", "blob"):
-                continue
-            if f"{parts.scheme}://{parts.netloc}" != origin:
-                out.append(url)
-        return out
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args) -> dict:
+    """The plugin's context options (base URL, video) at the viewport every test was written for."""
+    return {**browser_context_args, "viewport": VIEWPORT}
 
 
 @pytest.fixture
-def open_page(browser):
-    """open_page(url) -> (page, log): a fresh 1280x720 context per call, closed after the test."""
-    contexts = []
+def page_log(context, page, browser_name, request) -> PageLog:
+    """The log of the plugin's `page` (console, errors, requests, and in Firefox the trap), from before its
+    first navigation."""
+    trap = request.getfixturevalue("foreign_trap") if browser_name == "firefox" else None
+    return PageLog.attach(context, page, trap)
+
+
+@pytest.fixture
+def open_page(new_context, browser_name, request):
+    """open_page(url) -> (page, log): a page in a fresh context of the plugin's (traced, screenshotted on
+    failure and closed after the test like `context`), navigated to url. For tests that need several pages."""
+    trap = request.getfixturevalue("foreign_trap") if browser_name == "firefox" else None
 
     def opener(url: str):
-        context = browser.new_context(viewport=VIEWPORT)
-        contexts.append(context)
-        page, log = PageLog.new_page(context)
+        page, log = PageLog.new_page(new_context(), trap)
         page.goto(url)
         return page, log
 
-    yield opener
-    for context in contexts:
-        context.close()
+    return opener
+
+
+# ---- WebKit and the engine-neutral tab -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def webkit(foreign_trap, tmp_path_factory):
+    """The session's Selenium window in WebKitGTK's MiniBrowser (engines.webkit_driver), every request but those
+    to 127.0.0.1 going to the trap; its output and the driver's go to webkit.log under pytest's temporary
+    directory."""
+    problem = missing("webkit")
+    if problem:
+        pytest.skip(problem)
+    log_path = tmp_path_factory.mktemp("webkit") / "webkit.log"
+    with open(log_path, "w") as log, webkit_driver(proxy=foreign_trap.url, log_output=log) as driver:
+        yield driver
+
+
+class FailureArtifacts:
+    """Screenshots and traces of pages the plugin does not own (a module's shared page, WebKit's Selenium
+    window), kept as the plugin keeps its own: in the test's folder under --output, per --tracing and
+    --screenshot. A Selenium window has no trace."""
+
+    def __init__(self, request, output_path: str):
+        self.request = request
+        self.folder = Path(output_path)
+        self.tracing = request.config.getoption("--tracing")
+        self.screenshots = request.config.getoption("--screenshot")
+        self.contexts: list = []
+        self.tabs: list = []
+
+    def watch_context(self, context) -> None:
+        """Record `context` (created outside the plugin) for this test: trace it from now on, screenshot its pages."""
+        if self.tracing != "off":
+            context.tracing.start(title=self.request.node.nodeid, screenshots=True, snapshots=True, sources=True)
+        self.contexts.append(context)
+
+    def watch_tab(self, tab) -> None:
+        """Screenshot a Tab at the end of the test (on failure, or always with --screenshot on), then close it."""
+        self.tabs.append(tab)
+
+    def finish(self, failed: bool) -> None:
+        keep_trace = self.tracing == "on" or (failed and self.tracing == "retain-on-failure")
+        keep_shots = self.screenshots == "on" or (failed and self.screenshots == "only-on-failure")
+        status = "failed" if failed else "finished"
+        # caret="initial": hiding the caret means injecting a style, which the page's policy refuses and reports
+        # (Firefox), a problem the shared page's next test would see.
+        shots = [functools.partial(page.screenshot, caret="initial") for context in self.contexts for page in context.pages]
+        shots += [lambda path, tab=tab: tab.screenshot(Path(path)) for tab in self.tabs]
+        if keep_trace or keep_shots:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        for index, context in enumerate(self.contexts):
+            if self.tracing != "off":
+                name = "trace.zip" if len(self.contexts) == 1 else f"trace-{index + 1}.zip"
+                context.tracing.stop(path=self.folder / name if keep_trace else None)
+        if keep_shots:
+            for index, shoot in enumerate(shots):
+                try:
+                    shoot(path=str(self.folder / f"test-{status}-shared-{index + 1}.png"))
+                except Exception as error:  # a page that hangs or is gone must not hide the test's own failure
+                    print(f"no screenshot of a page of {self.request.node.nodeid}: {error}")
+        for tab in self.tabs:
+            tab.close()
+
+
+@pytest.fixture
+def failure_artifacts(request, output_path):
+    """A FailureArtifacts for this test; it keeps what it watched once the test has run."""
+    artifacts = FailureArtifacts(request, output_path)
+    yield artifacts
+    # The plugin's pytest_runtest_makereport keeps each phase's report on the item.
+    call, setup = getattr(request.node, "rep_call", None), getattr(request.node, "rep_setup", None)
+    artifacts.finish(failed=call.failed if call else not (setup and setup.skipped))
+
+
+@pytest.fixture
+def tab(browser_name, request, failure_artifacts):
+    """The page under test as an engine-neutral Tab (engines.py), with its PageLog as `tab.log`: the plugin's
+    `page` in Chromium and Firefox, the session's Selenium window in WebKit (whose log holds only what the
+    trap saw: Selenium has no console or request events for it)."""
+    if browser_name == "webkit":
+        tab = SeleniumTab(request.getfixturevalue("webkit"))
+        trap = request.getfixturevalue("foreign_trap")
+        tab.log = PageLog(trap=trap, trap_start=len(trap.seen))
+        failure_artifacts.watch_tab(tab)
+        yield tab
+    else:
+        tab = PlaywrightTab(request.getfixturevalue("page"))
+        tab.log = request.getfixturevalue("page_log")
+        yield tab

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,53 @@ DRAINED = (
     "s.reliability.held.queued_tasks === 0 && s.reliability.held.pending_requests === 0 && "
     "s.workers.every(w => w.state === 'idle'); })()"
 )
+
+
+@dataclass
+class PageLog:
+    """What one page did: console messages (page and workers), uncaught errors, requested URLs, and the requests
+    its browser sent to a ForeignRequestTrap (engines.py) since the log began."""
+
+    console: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    trap: object = None
+    trap_start: int = 0
+
+    @classmethod
+    def attach(cls, context, page, trap=None) -> "PageLog":
+        """A log recording a Playwright `page` and its `context`'s requests, from now on.
+
+        trap: the ForeignRequestTrap the browser was launched with (Firefox), or None."""
+        log = cls(trap=trap, trap_start=len(trap.seen) if trap else 0)
+        context.on("request", lambda request: log.requests.append(request.url))
+        page.on("console", lambda message: log.console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: log.errors.append(str(error)))
+        page.on("worker", lambda worker: worker.on("console", lambda m: log.console.append((m.type, m.text))))
+        return log
+
+    @classmethod
+    def new_page(cls, context, trap=None):
+        """A new page of a Playwright ``context`` and the PageLog recording it (and the context's requests)."""
+        page = context.new_page()
+        return page, cls.attach(context, page, trap)
+
+    def problems(self) -> list[str]:
+        """Console errors and warnings, and uncaught page errors."""
+        # Chromium (CDP) calls a warning "warning", Firefox (WebDriver BiDi) "warn".
+        bad = [f"console {kind}: {text}" for kind, text in self.console if kind in ("error", "warning", "warn")]
+        return bad + [f"page error: {text}" for text in self.errors]
+
+    def foreign_requests(self, origin: str) -> list[str]:
+        """Requests that went anywhere but `origin` (data: and blob: URLs are local), and those the trap saw."""
+        out = []
+        for url in self.requests:
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob"):
+                continue
+            if f"{parts.scheme}://{parts.netloc}" != origin:
+                out.append(url)
+        return out + (self.trap.seen[self.trap_start:] if self.trap else [])
 
 
 def origin_of(url: str) -> str:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import build  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.browser.engines import launch_args  # noqa: E402
 from tests.browser.helpers import chromium_processes, pss_bytes  # noqa: E402
 
 JSON_OUT = ROOT / "docs" / "reliability.json"
@@ -74,7 +74,7 @@ class Session:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.pw = sync_playwright().start()
-        self.browser = self.pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS)
+        self.browser = self.pw.chromium.launch(**launch_args("chromium"))
 
     def page(self, query: str):
         context = self.browser.new_context(viewport={"width": 1280, "height": 720})

@@ -9,7 +9,6 @@ Debian's headless Chromium, and saves what the window shows (not the whole scrol
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import threading
@@ -21,6 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.browser.engines import launch_args  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 ENVS = ["cartpole", "acrobot", "balancebot"]
@@ -40,9 +41,8 @@ def main() -> int:
         server = build.serve(site, "127.0.0.1", 0, isolated=False)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(**launch_args("chromium"))
             for env in args.envs:
                 width, height = SIZES[0]
                 context = browser.new_context(viewport={"width": width, "height": height},

@@ -1,19 +1,19 @@
-"""The smoke suite and a fault run in Firefox ESR and WebKit, and the page's memory readout in Chromium.
-
-Fault run: two workers in sync mode with injected crashes, hangs and slow tasks (the Chromium test in
-test_reliability.py holds the same run to more figures); every issued episode id is ingested exactly once.
+"""The tests written once for every engine (the `tab` fixture: Chromium and Firefox through pytest-playwright,
+WebKit through Selenium + WebKitGTK), and the page's memory readout.
 
 Smoke: load the page, train 200 episodes with 2 workers, save the model with the Save button, load it back
 through the file input, and check that nothing went wrong: no console errors or warnings, no worker
-failures, no request to another origin. Both engines are held to the page's own record
+failures, no request to another origin. Every engine is held to the page's own record
 (window.robotrainProblems, kept by boot.js: console errors and warnings, uncaught errors, CSP violations)
-and to the pool's worker failure counts (an uncaught error in a worker is one). Firefox is also held to
-Playwright's console log, which adds the engine's own messages; Selenium has no console API for WebKit.
+and to the pool's worker failure counts (an uncaught error in a worker is one). Chromium and Firefox are also
+held to Playwright's console log, which adds the engine's own messages; Selenium has no console API for WebKit.
 Console messages logged inside workers are mostly unseen: the page cannot see them, and Playwright's BiDi
 channel passed on a Firefox worker's messages from its first moments only (tried: those logged while the
-worker script loaded and 0.1 s later arrived, later ones every 5 s did not). Requests to other
-origins are caught by a proxy trap in both engines (see engines.py), and in Firefox also by Playwright's
-request log.
+worker script loaded and 0.1 s later arrived, later ones every 5 s did not). Requests to other origins are
+caught by Playwright's request log (Chromium, Firefox) and by a proxy trap (Firefox, WebKit; engines.py).
+
+Fault run: two workers in sync mode with injected crashes, hangs and slow tasks (the Chromium test in
+test_reliability.py holds the same run to more figures); every issued episode id is ingested exactly once.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import time
 
 import pytest
 
-from .conftest import VIEWPORT, PageLog
-from .engines import firefox, foreign_trap, webkit, xvfb_display  # noqa: F401 (fixtures)
 from .helpers import DRAINED, origin_of, stats, wait_for
 
 # Async mode: the workers keep playing while the main thread learns, so 200 episodes do not wait on the
@@ -137,91 +135,46 @@ def _check_loaded(js, doc: dict, name: str):
     js("robotrain.pause()")
 
 
-# ---- Firefox ESR ------------------------------------------------------------------------------------------
+# ---- every engine ----------------------------------------------------------------------------------------
 
-def test_firefox_smoke(firefox, base_url, foreign_trap, tmp_path):
-    context = firefox.new_context(viewport=VIEWPORT, accept_downloads=True)
-    try:
-        page, log = PageLog.new_page(context)
-        page.goto(base_url + SMOKE_QUERY)
-
-        def js(expression):
-            return page.evaluate(expression)
-
-        trained = _train(js)
-        assert len(page.workers) == 2
-        saved = _save(js, lambda: page.click("#save-model"))
-        doc = _check_saved(js, saved, trained)
-        name = "firefox.model.json"
-        page.set_input_files("#load-file", files=[{"name": name, "mimeType": "application/json",
-                                                    "buffer": saved.encode()}])
-        _check_loaded(js, doc, name)
-
-        assert log.problems() == []
-        assert js("window.robotrainProblems") == []
-        assert log.foreign_requests(origin_of(base_url)) == []
-        assert foreign_trap.seen == []
-        # The request log is not vacuous: it saw the workers' Python runtime arrive.
-        assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in log.requests), log.requests
-    finally:
-        context.close()
-
-
-def test_firefox_fault_run_loses_and_duplicates_nothing(firefox, base_url, foreign_trap):
-    context = firefox.new_context(viewport=VIEWPORT)
-    try:
-        page, log = PageLog.new_page(context)
-        page.goto(base_url + FAULT_QUERY)
-        s = _fault_run(page.evaluate)
-        print(f"\n[firefox faults] {json.dumps({k: s['reliability'][k] for k in ('failures', 'recovered', 'requeued', 'faults_injected_by_kind')})}")
-        assert foreign_trap.seen == []
-    finally:
-        context.close()
-
-
-# ---- WebKit (WebKitGTK MiniBrowser) -----------------------------------------------------------------------
-
-def test_webkit_smoke(webkit, base_url, foreign_trap, tmp_path):
-    driver = webkit
-    from selenium.webdriver.common.by import By
-
-    driver.get(base_url + SMOKE_QUERY)
-
-    def js(expression):
-        return driver.execute_script(f"return ({expression});")
-
+def test_smoke(tab, browser_name, base_url, tmp_path):
+    tab.goto(base_url + SMOKE_QUERY)
+    js = tab.evaluate
     trained = _train(js)
-    saved = _save(js, lambda: driver.find_element(By.ID, "save-model").click())
+    saved = _save(js, lambda: tab.click("#save-model"))
     doc = _check_saved(js, saved, trained)
-    name = "webkit.model.json"
-    model_file = tmp_path / name
+    model_file = tmp_path / f"{browser_name}.model.json"
     model_file.write_text(saved, encoding="utf-8")
-    driver.find_element(By.ID, "load-file").send_keys(str(model_file))
-    _check_loaded(js, doc, name)
+    tab.upload("#load-file", model_file)
+    _check_loaded(js, doc, model_file.name)
 
     assert js("window.robotrainProblems") == []
-    assert foreign_trap.seen == []
-    # The page's own resource timings: everything it fetched came from its origin.
-    urls = js("performance.getEntriesByType('resource').map(e => e.name)")
-    assert urls and all(url.startswith(origin_of(base_url) + "/") for url in urls), urls
+    # Other origins: Playwright's request log (Chromium, Firefox) and the proxy trap (Firefox, WebKit).
+    assert tab.log.foreign_requests(origin_of(base_url)) == []
+    if browser_name == "webkit":
+        # Selenium has no request or console log: the page's own resource timings show where it fetched from.
+        urls = js("performance.getEntriesByType('resource').map(e => e.name)")
+        assert urls and all(url.startswith(origin_of(base_url) + "/") for url in urls), urls
+    else:
+        assert len(tab.page.workers) == 2
+        assert tab.log.problems() == []
+        # The request log is not vacuous: it saw the workers' Python runtime arrive.
+        assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in tab.log.requests), tab.log.requests
 
 
-def test_webkit_fault_run_loses_and_duplicates_nothing(webkit, base_url, foreign_trap):
-    driver = webkit
-    driver.get(base_url + FAULT_QUERY)
-
-    def js(expression):
-        return driver.execute_script(f"return ({expression});")
-
-    s = _fault_run(js, strict=False)
-    print(f"\n[webkit faults] {json.dumps({k: s['reliability'][k] for k in ('failures', 'recovered', 'requeued', 'faults_injected_by_kind')})}")
-    assert foreign_trap.seen == []
+@pytest.mark.skip_browser("chromium", reason="test_reliability.py holds Chromium's fault run to more figures")
+def test_fault_run_loses_and_duplicates_nothing(tab, browser_name, base_url):
+    tab.goto(base_url + FAULT_QUERY)
+    s = _fault_run(tab.evaluate, strict=browser_name != "webkit")
+    print(f"\n[{browser_name} faults] {json.dumps({k: s['reliability'][k] for k in ('failures', 'recovered', 'requeued', 'faults_injected_by_kind')})}")
+    assert tab.log.foreign_requests(origin_of(base_url)) == []
 
 
 # ---- memory readout (Chromium) ----------------------------------------------------------------------------
 
-def test_isolated_page_reports_the_browsers_memory_figure(open_page, isolated_base_url):
-    page, log = open_page(f"{isolated_base_url}?workers=2&autostart=1")
+@pytest.mark.only_browser("chromium", reason="performance.measureUserAgentSpecificMemory is Chromium's")
+def test_isolated_page_reports_the_browsers_memory_figure(page, page_log, isolated_base_url):
+    page.goto(f"{isolated_base_url}?workers=2&autostart=1")
     assert page.evaluate("crossOriginIsolated") is True
     assert page.evaluate("typeof performance.measureUserAgentSpecificMemory") == "function"
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().episodes >= 16", 120,
@@ -241,11 +194,11 @@ def test_isolated_page_reports_the_browsers_memory_figure(open_page, isolated_ba
     assert memory["page_heap"] > 10_000_000 and memory["workers_heap"] > 20_000_000, memory
     text = page.locator("#memory").inner_text()
     assert f"Memory: {memory['bytes'] / 2**20:.0f} MB for the whole page (measured by the browser)" in text, text
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
-def test_page_that_is_not_isolated_sums_the_python_heaps(open_page, base_url):
-    page, log = open_page(f"{base_url}?workers=2&autostart=1")
+def test_page_that_is_not_isolated_sums_the_python_heaps(page, page_log, base_url):
+    page.goto(f"{base_url}?workers=2&autostart=1")
     assert page.evaluate("crossOriginIsolated") is False
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().workers.every(w => w.heap_bytes > 0)",
              120, "two workers with their heaps")
@@ -263,4 +216,4 @@ def test_page_that_is_not_isolated_sums_the_python_heaps(open_page, base_url):
     text = page.locator("#memory").inner_text()
     assert "of Python heaps" in text and "in 2 workers" in text
     assert "needs cross-origin isolation" in text
-    assert log.problems() == []
+    assert page_log.problems() == []

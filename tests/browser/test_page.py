@@ -11,8 +11,8 @@ from .helpers import origin_of, stats, wait_for
 READY = "robotrain.stats().state === 'ready' && robotrain.stats().workers.every(w => w.state === 'idle')"
 
 
-def test_page_loads_cleanly_from_its_own_origin(open_page, base_url):
-    page, log = open_page(f"{base_url}?workers=2")
+def test_page_loads_cleanly_from_its_own_origin(page, page_log, base_url):
+    page.goto(f"{base_url}?workers=2")
     wait_for(page, READY, 90, "the page and 2 workers to be ready")
     s = stats(page)
     assert [w["id"] for w in s["workers"]] == [0, 1]
@@ -25,20 +25,20 @@ def test_page_loads_cleanly_from_its_own_origin(open_page, base_url):
     wait_for(page, "document.querySelector('#loading-text').innerText === 'Workers ready: 2 of 2.'", 5, "the loading bar")
     # Everything fits a 1280x720 window without horizontal scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    assert log.requests, "no requests recorded"
-    assert log.foreign_requests(origin_of(base_url)) == []
-    assert log.problems() == []
+    assert page_log.requests, "no requests recorded"
+    assert page_log.foreign_requests(origin_of(base_url)) == []
+    assert page_log.problems() == []
 
 
-def test_opened_from_disk_says_it_must_be_served(open_page, site):
-    page, log = open_page((site / "index.html").as_uri())
+def test_opened_from_disk_says_it_must_be_served(page, page_log, site):
+    page.goto((site / "index.html").as_uri())
     message = page.locator("#message")
     message.wait_for(state="visible", timeout=10_000)
     text = message.inner_text()
     assert "must be served" in text
     assert "python3 build.py serve" in text
     assert page.evaluate("typeof window.robotrain") == "undefined"
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
 # (query, parameter named in the message, words of the allowed values that must appear)
@@ -56,8 +56,8 @@ BAD_URLS = [
 
 
 @pytest.mark.parametrize("query,param,allowed", BAD_URLS, ids=[q for q, _, _ in BAD_URLS])
-def test_bad_url_parameter_is_named_and_nothing_starts(open_page, base_url, query, param, allowed):
-    page, log = open_page(f"{base_url}?{query}&autostart=1" if "autostart" not in query else f"{base_url}?{query}")
+def test_bad_url_parameter_is_named_and_nothing_starts(page, page_log, base_url, query, param, allowed):
+    page.goto(f"{base_url}?{query}&autostart=1" if "autostart" not in query else f"{base_url}?{query}")
     message = page.locator("#message")
     message.wait_for(state="visible", timeout=10_000)
     text = message.inner_text()
@@ -71,11 +71,11 @@ def test_bad_url_parameter_is_named_and_nothing_starts(open_page, base_url, quer
     assert page.evaluate("robotrain.start()") is False
     assert page.locator("#start").is_disabled()
     assert stats(page)["episodes"] == 0
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
-def test_bad_env_and_out_of_range_lanes_are_named_once_python_knows_them(open_page, base_url):
-    page, log = open_page(f"{base_url}?env=moonwalker&lanes=100000&autostart=1")
+def test_bad_env_and_out_of_range_lanes_are_named_once_python_knows_them(page, page_log, base_url):
+    page.goto(f"{base_url}?env=moonwalker&lanes=100000&autostart=1")
     wait_for(page, "robotrain.stats().state === 'invalid'", 60, "the settings to be rejected")
     text = page.locator("#message").inner_text()
     assert 'URL parameter env = "moonwalker" is not allowed: use one of cartpole, acrobot, balancebot' in text
@@ -95,11 +95,11 @@ def test_bad_env_and_out_of_range_lanes_are_named_once_python_knows_them(open_pa
     wait_for(page, "robotrain.stats().config && robotrain.stats().config.env_id === 'acrobot'", 30, "acrobot set up")
     assert stats(page)["config"]["lanes"] == 4
     assert page.locator("#message").is_hidden()
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
-def test_bad_value_typed_in_the_controls_is_named_and_blocks_start(open_page, base_url):
-    page, log = open_page(f"{base_url}?mode=main")
+def test_bad_value_typed_in_the_controls_is_named_and_blocks_start(page, page_log, base_url):
+    page.goto(f"{base_url}?mode=main")
     wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
     page.fill("#seed", "twelve")
     page.dispatch_event("#seed", "change")
@@ -115,7 +115,7 @@ def test_bad_value_typed_in_the_controls_is_named_and_blocks_start(open_page, ba
     wait_for(page, "robotrain.stats().state === 'ready' && robotrain.stats().config.seed === 7", 10, "seed 7")
     assert message.is_hidden()
     assert "seed=7" in page.url and "mode=main" in page.url
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
 CANVAS_INK = """(() => {
@@ -132,8 +132,8 @@ CANVAS_INK = """(() => {
 })()"""
 
 
-def test_every_robot_is_drawn_live_and_switching_robots_works(open_page, base_url):
-    page, log = open_page(f"{base_url}?mode=main")
+def test_every_robot_is_drawn_live_and_switching_robots_works(page, page_log, base_url):
+    page.goto(f"{base_url}?mode=main")
     wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
     envs = page.eval_on_selector_all("#env option", "options => options.map(o => o.value)")
     assert envs == ["cartpole", "acrobot", "balancebot"]
@@ -144,4 +144,4 @@ def test_every_robot_is_drawn_live_and_switching_robots_works(open_page, base_ur
         assert page.evaluate(CANVAS_INK) > 200, f"{env}: the robot view looks empty"
         assert f"env={env}" in page.url or env == "cartpole"
         assert env in page.locator("#view-caption").inner_text()
-    assert log.problems() == []
+    assert page_log.problems() == []

@@ -27,9 +27,9 @@ def ray_model():
     return run, modelfile.dumps(run.config, run.learner.q.params, run.policy_version, run.env_steps)
 
 
-def test_ray_model_loads_in_the_page_with_the_same_greedy_return(ray_model, open_page, base_url):
+def test_ray_model_loads_in_the_page_with_the_same_greedy_return(ray_model, page, page_log, base_url):
     run, text = ray_model
-    page, log = open_page(base_url + "?env=cartpole&seed=5")
+    page.goto(base_url + "?env=cartpole&seed=5")
     wait_for(page, "robotrain.stats().state === 'ready' || robotrain.stats().state === 'paused'", 120, "page ready")
     result = page.evaluate("text => robotrain.loadText(text, 'ray-cartpole.json')", text)
     assert result.get("ok"), result
@@ -40,4 +40,4 @@ def test_ray_model_loads_in_the_page_with_the_same_greedy_return(ray_model, open
     cfg = run.config
     native = evaluate(cfg.env_id, stats(page)["config"]["seed"], cfg.hidden_sizes, run.learner.q.params, cfg.eval_episodes)
     assert in_page["mean_return"] == native == run.evals[-1][1] >= 475
-    assert log.problems() == []
+    assert page_log.problems() == []

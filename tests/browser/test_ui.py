@@ -14,27 +14,30 @@ import struct
 
 import pytest
 
-from .conftest import VIEWPORT, PageLog
-from .helpers import stats, wait_for, wait_workers_gone
-
-
-def _open(browser, url: str, context=None):
-    context = context or browser.new_context(viewport=VIEWPORT)
-    page, log = PageLog.new_page(context)
-    page.goto(url)
-    return context, page, log
+from .helpers import PageLog, stats, wait_for, wait_workers_gone
 
 
 @pytest.fixture(scope="module")
-def trained(browser, base_url):
-    """A page that has trained cartpole on the main thread past its first evaluation, paused."""
-    context, page, log = _open(browser, f"{base_url}?mode=main&seed=0&autostart=1")
+def trained_page(browser, browser_context_args, base_url, browser_name, request):
+    """A page that has trained cartpole on the main thread past its first evaluation, paused: (page, log,
+    context). The module's tests share it, so its context is the module's, not the plugin's per-test one."""
+    context = browser.new_context(**browser_context_args)
+    trap = request.getfixturevalue("foreign_trap") if browser_name == "firefox" else None
+    page, log = PageLog.new_page(context, trap)
+    page.goto(f"{base_url}?mode=main&seed=0&autostart=1")
     wait_for(page, "robotrain.stats().last_eval_return !== null && robotrain.stats().episodes >= 60", 180,
              "main-thread training past its first evaluation")
     page.evaluate("robotrain.pause()")
     wait_for(page, "robotrain.stats().autosave.saves >= 1", 30, "the autosave on pause")
     yield page, log, context
     context.close()
+
+
+@pytest.fixture
+def trained(trained_page, failure_artifacts):
+    """The shared trained page, traced and screenshotted for this test as the plugin does with its own pages."""
+    failure_artifacts.watch_context(trained_page[2])
+    return trained_page
 
 
 def notice(page) -> str:
@@ -44,8 +47,8 @@ def notice(page) -> str:
 
 # ---- controls -----------------------------------------------------------------------------------------
 
-def test_form_has_every_config_field_with_inline_limits_and_keys(open_page, base_url):
-    page, log = open_page(f"{base_url}?mode=main")
+def test_form_has_every_config_field_with_inline_limits_and_keys(page, page_log, open_page, base_url):
+    page.goto(f"{base_url}?mode=main")
     wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
     specs = page.evaluate("robotrain.stats().config")
     names = page.eval_on_selector_all("input[id^='cfg-']", "els => els.map(e => e.name)")
@@ -116,7 +119,7 @@ def test_form_has_every_config_field_with_inline_limits_and_keys(open_page, base
     page.click("#theme")
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") != light
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
 # ---- model files and run cards ------------------------------------------------------------------------
@@ -221,12 +224,19 @@ def test_push_changes_the_robot_state(trained):
     assert log.problems() == []
 
 
-def test_save_and_load_a_model_round_trip(trained):
+def test_save_and_load_a_model_round_trip(trained, browser_name):
     page, log, _ = trained
-    with page.expect_download() as info:
+    if browser_name == "firefox":
+        # Playwright's Firefox (WebDriver BiDi) reports no downloads: the file's text is robotrain.modelText(),
+        # the very call the button downloads from.
         page.click("#save-model")
-    saved = open(info.value.path(), encoding="utf-8").read()
-    assert info.value.suggested_filename.endswith(".model.json")
+        wait_for(page, "document.getElementById('notice-text').textContent.includes('Saved the model')", 10, "Save")
+        saved = page.evaluate("robotrain.modelText()")
+    else:
+        with page.expect_download() as info:
+            page.click("#save-model")
+        saved = open(info.value.path(), encoding="utf-8").read()
+        assert info.value.suggested_filename.endswith(".model.json")
     doc = json.loads(saved)
     assert doc["env_id"] == "cartpole" and doc["policy_version"] == stats(page)["policy_version"]
     # A run card of this run, for the next test.
@@ -244,26 +254,23 @@ def test_save_and_load_a_model_round_trip(trained):
     page.context.run_card = (card, trained_stats)
 
 
-def test_run_card_loads_in_another_browser_to_watch(trained, browser, base_url):
+def test_run_card_loads_in_another_browser_to_watch(trained, open_page, base_url):
     page, _, _ = trained
     card, trained_stats = page.context.run_card
     assert card["format"] == "robotrain-run-card" and card["config"]["seed"] == 0
     assert len(card["curves"]["episodes"]) == trained_stats["episodes"]
-    context, other, log = _open(browser, f"{base_url}?mode=main&env=acrobot")
-    try:
-        wait_for(other, "robotrain.stats().state === 'ready'", 60, "a fresh page")
-        result = other.evaluate("card => robotrain.loadText(JSON.stringify(card), 'card.json')", card)
-        assert result["ok"] and result["card"]
-        s = stats(other)
-        assert s["state"] == "watching" and s["config"]["env_id"] == "cartpole"
-        assert other.evaluate("robotrain.start()") is False
-        assert json.loads(other.evaluate("robotrain.modelText()"))["params_f32_b64"] == json.loads(card["model"])["params_f32_b64"]
-        wait_for(other, "robotrain.viewState().info.policy_version >= 0", 10, "the viewer to hold the card's weights")
-        other.wait_for_timeout(1200)
-        assert other.locator("#chart-return canvas").count() == 1
-        assert log.problems() == []
-    finally:
-        context.close()
+    other, log = open_page(f"{base_url}?mode=main&env=acrobot")
+    wait_for(other, "robotrain.stats().state === 'ready'", 60, "a fresh page")
+    result = other.evaluate("card => robotrain.loadText(JSON.stringify(card), 'card.json')", card)
+    assert result["ok"] and result["card"]
+    s = stats(other)
+    assert s["state"] == "watching" and s["config"]["env_id"] == "cartpole"
+    assert other.evaluate("robotrain.start()") is False
+    assert json.loads(other.evaluate("robotrain.modelText()"))["params_f32_b64"] == json.loads(card["model"])["params_f32_b64"]
+    wait_for(other, "robotrain.viewState().info.policy_version >= 0", 10, "the viewer to hold the card's weights")
+    other.wait_for_timeout(1200)
+    assert other.locator("#chart-return canvas").count() == 1
+    assert log.problems() == []
 
 
 def test_quota_error_on_autosave_shows_a_message_and_training_goes_on(trained):
@@ -311,8 +318,8 @@ def test_autosave_reload_and_resume_gives_the_same_counters(trained):
 
 # ---- workers, memory, charts, background --------------------------------------------------------------
 
-def test_worker_tiles_memory_charts_and_background_tab(open_page, base_url):
-    page, log = open_page(f"{base_url}?workers=2&mode=async&seed=2&autostart=1")
+def test_worker_tiles_memory_charts_and_background_tab(page, page_log, base_url):
+    page.goto(f"{base_url}?workers=2&mode=async&seed=2&autostart=1")
     # While Pyodide starts in each worker: a tile per worker in state 'starting' with its own loading bar.
     wait_for(page, "document.querySelectorAll('.worker[data-state=starting] progress:not([hidden])').length === 2",
              60, "two starting tiles with loading bars")
@@ -359,7 +366,7 @@ def test_worker_tiles_memory_charts_and_background_tab(open_page, base_url):
     assert "in the background for" in text and "training went on" in text
     assert stats(page)["hidden"]["last_ms"] >= 3500
     page.evaluate("robotrain.pause()")
-    assert log.problems() == []
+    assert page_log.problems() == []
 
 
 @pytest.mark.parametrize("query,words,field", [
@@ -367,8 +374,8 @@ def test_worker_tiles_memory_charts_and_background_tab(open_page, base_url):
     ("hidden_sizes=64,x", "URL parameter hidden_sizes", "hidden_sizes"),
     ("start_e=0.5&end_e=0.9", "end_e: 0.9 must not exceed start_e 0.5", "end_e"),
 ], ids=["out-of-range", "not-a-list", "cross-field"])
-def test_invalid_shared_config_in_the_url_is_named_and_nothing_starts(open_page, base_url, query, words, field):
-    page, log = open_page(f"{base_url}?{query}&autostart=1")
+def test_invalid_shared_config_in_the_url_is_named_and_nothing_starts(page, page_log, base_url, query, words, field):
+    page.goto(f"{base_url}?{query}&autostart=1")
     wait_for(page, "robotrain.stats().state === 'invalid'", 60, "the shared config to be rejected")
     assert words in page.locator("#message").inner_text()
     assert page.locator(f"#cfg-{field}-error").inner_text() != ""
@@ -377,4 +384,4 @@ def test_invalid_shared_config_in_the_url_is_named_and_nothing_starts(open_page,
     assert s["workers"] == [] and page.workers == [] and s["config"] is None
     assert page.evaluate("robotrain.start()") is False
     assert page.locator("#start").is_disabled()
-    assert log.problems() == []
+    assert page_log.problems() == []

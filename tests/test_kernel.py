@@ -28,10 +28,11 @@ LAYER_TOL = 2e-6
 LEARNER_TOL = 1e-5
 
 
-def run_in_pyodide(script: Path, choice: str = "auto") -> dict:
+def run_in_pyodide(script: Path, choice: str = "auto", broken: bool = False) -> dict:
     dist = build.ensure_built()["dist"]
     done = subprocess.run([NODE, "--disable-warning=MODULE_TYPELESS_PACKAGE_JSON", str(ROOT / "tests/pyodide/run.mjs"),
-                           str(dist), str(script), choice], capture_output=True, text=True, timeout=600, cwd=ROOT)
+                           str(dist), str(script), choice, *(["broken"] if broken else [])],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout[-3000:]
@@ -107,6 +108,17 @@ def test_bad_input_never_writes_outside_an_array(checks):
 def test_numpy_choice_runs_numpy_everywhere():
     out = run_in_pyodide(ROOT / "tests/pyodide/kernel_status.py", "numpy")
     assert out == {"status": {"kernel": "numpy", "choice": "numpy", "reason": "numpy selected"}, "paths": ["numpy"] * 3}
+
+
+def test_an_engine_that_cannot_run_the_kernel_falls_back_to_numpy_and_says_why():
+    out = run_in_pyodide(ROOT / "tests/pyodide/kernel_status.py", "auto", broken=True)
+    assert out["paths"] == ["numpy"] * 3
+    assert out["status"]["kernel"] == "numpy" and out["status"]["reason"].startswith("could not load robotrain_simd.so")
+
+
+def test_asking_for_the_kernel_where_it_cannot_run_is_an_error_that_says_why():
+    out = run_in_pyodide(ROOT / "tests/pyodide/kernel_status.py", "wasm-simd", broken=True)
+    assert "could not load robotrain_simd.so" in out["error"]
 
 
 def test_cpython_has_no_kernel_and_says_why():

@@ -64,13 +64,13 @@ static void gemm(int n, int m, int k, const float *L, int li, int lp, const floa
       for (int p = 0; p < k; p++) {
         const float *r = R + p * ldr + j;
         f4 r0 = load4(r), r1 = load4(r + 4);
-        f4 a = wasm_f32x4_splat(l0[p * lp]);
+        f4 a = wasm_v128_load32_splat(l0 + p * lp);
         c00 = madd(c00, a, r0), c01 = madd(c01, a, r1);
-        a = wasm_f32x4_splat(l1[p * lp]);
+        a = wasm_v128_load32_splat(l1 + p * lp);
         c10 = madd(c10, a, r0), c11 = madd(c11, a, r1);
-        a = wasm_f32x4_splat(l2[p * lp]);
+        a = wasm_v128_load32_splat(l2 + p * lp);
         c20 = madd(c20, a, r0), c21 = madd(c21, a, r1);
-        a = wasm_f32x4_splat(l3[p * lp]);
+        a = wasm_v128_load32_splat(l3 + p * lp);
         c30 = madd(c30, a, r0), c31 = madd(c31, a, r1);
       }
       float *c = C + i * ldc + j;
@@ -88,10 +88,10 @@ static void gemm(int n, int m, int k, const float *L, int li, int lp, const floa
       f4 c0 = b0, c1 = b0, c2 = b0, c3 = b0;
       for (int p = 0; p < k; p++) {
         f4 r0 = load4(R + p * ldr + j);
-        c0 = madd(c0, wasm_f32x4_splat(l0[p * lp]), r0);
-        c1 = madd(c1, wasm_f32x4_splat(l1[p * lp]), r0);
-        c2 = madd(c2, wasm_f32x4_splat(l2[p * lp]), r0);
-        c3 = madd(c3, wasm_f32x4_splat(l3[p * lp]), r0);
+        c0 = madd(c0, wasm_v128_load32_splat(l0 + p * lp), r0);
+        c1 = madd(c1, wasm_v128_load32_splat(l1 + p * lp), r0);
+        c2 = madd(c2, wasm_v128_load32_splat(l2 + p * lp), r0);
+        c3 = madd(c3, wasm_v128_load32_splat(l3 + p * lp), r0);
       }
       f4 rows[4] = {c0, c1, c2, c3};
       for (int q = 0; q < 4; q++)
@@ -113,7 +113,7 @@ static void gemm(int n, int m, int k, const float *L, int li, int lp, const floa
     int j = 0;
     for (; j + 4 <= m; j += 4) {
       f4 c = bias ? load4(bias + j) : wasm_f32x4_splat(0.0f);
-      for (int p = 0; p < k; p++) c = madd(c, wasm_f32x4_splat(l[p * lp]), load4(R + p * ldr + j));
+      for (int p = 0; p < k; p++) c = madd(c, wasm_v128_load32_splat(l + p * lp), load4(R + p * ldr + j));
       store4(C + i * ldc + j, epilogue4(c, epi, mask ? mask + i * ldmask + j : 0));
     }
     for (; j < m; j++) {

@@ -97,14 +97,26 @@ static void gemm(int n, int m, int k, const float *L, int li, int lp, const floa
       for (int q = 0; q < 4; q++)
         store4(C + (i + q) * ldc + j, epilogue4(rows[q], epi, mask ? mask + (i + q) * ldmask + j : 0));
     }
-    // Fewer than 4 columns left (the output layer has 2 or 3): the 4 rows vectorized along k instead.
-    for (; j < m; j++) {
-      for (int q = 0; q < 4; q++) {
-        const float *l = L + (i + q) * li;
-        float s = bias ? bias[j] : 0.0f;
-        for (int p = 0; p < k; p++) s += l[p * lp] * R[p * ldr + j];
-        C[(i + q) * ldc + j] = epilogue1(s, epi, mask ? mask + (i + q) * ldmask + j : 0);
+    // 1 to 3 columns left (output layers have 2, 3 or 4 + 3 actions): one 4-wide block whose missing lanes are
+    // zero, loaded element by element so nothing past the row is read; only the real lanes are stored.
+    if (j < m) {
+      int w = m - j;
+      f4 b0 = bias ? wasm_f32x4_make(bias[j], w > 1 ? bias[j + 1] : 0.0f, w > 2 ? bias[j + 2] : 0.0f, 0.0f)
+                   : wasm_f32x4_splat(0.0f);
+      f4 c0 = b0, c1 = b0, c2 = b0, c3 = b0;
+      for (int p = 0; p < k; p++) {
+        const float *r = R + p * ldr + j;
+        f4 r0 = wasm_f32x4_make(r[0], w > 1 ? r[1] : 0.0f, w > 2 ? r[2] : 0.0f, 0.0f);
+        c0 = madd(c0, wasm_v128_load32_splat(l0 + p * lp), r0);
+        c1 = madd(c1, wasm_v128_load32_splat(l1 + p * lp), r0);
+        c2 = madd(c2, wasm_v128_load32_splat(l2 + p * lp), r0);
+        c3 = madd(c3, wasm_v128_load32_splat(l3 + p * lp), r0);
       }
+      float rows[4][4];
+      store4(rows[0], c0), store4(rows[1], c1), store4(rows[2], c2), store4(rows[3], c3);
+      for (int q = 0; q < 4; q++)
+        for (int t = 0; t < w; t++)
+          C[(i + q) * ldc + j + t] = epilogue1(rows[q][t], epi, mask ? mask + (i + q) * ldmask + j + t : 0);
     }
   }
   // Fewer than 4 rows left: one row at a time.

@@ -728,6 +728,8 @@ def configure_bench_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the figures here as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer worker counts, shorter windows (< 3 min)")
     parser.add_argument("--doc", metavar="FILE", help="Markdown file to update (default docs/benchmarks.md; '' for none)")
+    parser.add_argument("extra", nargs=argparse.REMAINDER,
+                        help="after --: more options of page_bench.py (--only learner solve, --envs ..., --modes ...)")
 
 
 def command_bench(args: argparse.Namespace) -> int:
@@ -741,6 +743,7 @@ def command_bench(args: argparse.Namespace) -> int:
         command.append("--quick")
     if args.doc is not None:
         command += ["--doc", args.doc]
+    command += [a for a in args.extra if a != "--"]
     return subprocess.run(command, cwd=ROOT).returncode
 
 

@@ -1,4 +1,5 @@
-"""The benchmark chart as a standalone SVG (standard library only): the rollout scaling curve and time to solve."""
+"""The benchmark charts as standalone SVGs (standard library only): the rollout scaling curve and time to solve,
+and the learner's ms per update."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from html import escape
 
 WIDTH, HEIGHT = 860, 360
 PANEL = {"scaling": (60, 40, 440, 260), "solve": (580, 40, 240, 260)}  # x, y, w, h of each plot area, px
-COLORS = {"sync": "#1f77b4", "async": "#d62728", "ideal": "#999999", "bar": "#2ca02c", "target": "#ff7f0e"}
+COLORS = {"sync": "#1f77b4", "async": "#d62728", "ideal": "#999999", "bar": "#2ca02c", "target": "#ff7f0e",
+          "numpy": "#999999", "wasm-simd": "#2ca02c", "cpython": "#1f77b4"}
+SOLVE_TARGETS = {"cartpole": 15, "acrobot": 20}  # s from navigation (the learner-kernel issue's targets)
 
 
 def _nice_max(value: float) -> float:
@@ -82,23 +85,55 @@ def render(out: dict) -> str:
     parts.append(_text(x0 + 36, legend_y + 4, "1 worker x min(workers, cores)", anchor="start", size=11))
 
     x0, y0, w, h = PANEL["solve"]
-    tts = out.get("time_to_solve_s", {})
-    runs = [t for t in tts.get("runs_s", []) if t is not None]
-    median = tts.get("cartpole")
-    target = 60.0
-    ymax = _nice_max(max(runs + [target, median or 0]) * 1.1)
-    parts.append(_text(x0 + w / 2, y0 - 16, "cartpole time to solve", weight="bold"))
-    parts += _axes(x0, y0, w, h, [], [ymax * i / 4 for i in range(5)], ymax, "page defaults", "training seconds", lambda v: x0)
-    if median is not None:
-        bar_h = h * median / ymax
-        parts.append(f'<rect x="{x0 + w * 0.3}" y="{y0 + h - bar_h:.1f}" width="{w * 0.4}" height="{bar_h:.1f}" fill="{COLORS["bar"]}"/>')
-        parts.append(_text(x0 + w / 2, y0 + h - bar_h - 6, f"{median} s (median)", size=11))
-    else:
-        parts.append(_text(x0 + w / 2, y0 + h / 2, f"not solved within {tts.get('cap_s')} s", size=11))
-    for t in runs:
-        parts.append(f'<circle cx="{x0 + w / 2:.1f}" cy="{y0 + h - h * t / ymax:.1f}" r="3" fill="#222"/>')
-    ty = y0 + h - h * target / ymax
-    parts.append(f'<line x1="{x0}" y1="{ty:.1f}" x2="{x0 + w}" y2="{ty:.1f}" stroke="{COLORS["target"]}" stroke-dasharray="6,3"/>')
-    parts.append(_text(x0 + w - 4, ty - 4, "target 60 s", anchor="end", size=11))
+    medians = out.get("time_to_solve", {}).get("median_from_navigation_s", {})
+    # cartpole and acrobot (balancebot's minutes would flatten them): one bar per mode, the target as a line.
+    bars = [(key, t) for key, t in medians.items() if key.split("/")[0] in SOLVE_TARGETS]
+    ymax = _nice_max(max([t or 0 for _, t in bars] + list(SOLVE_TARGETS.values())) * 1.15)
+    parts.append(_text(x0 + w / 2, y0 - 16, "time to solve, from navigation", weight="bold"))
+    slot = w / max(1, len(bars))
+    parts += _axes(x0, y0, w, h, [], [ymax * i / 4 for i in range(5)], ymax, "env / mode (median)", "seconds", lambda v: x0)
+    for i, (key, t) in enumerate(bars):
+        x = x0 + slot * i
+        parts.append(_text(x + slot / 2, y0 + h + 16, key, size=10))
+        if t is None:
+            parts.append(_text(x + slot / 2, y0 + h - 8, "not solved", size=10))
+            continue
+        bar_h = h * t / ymax
+        parts.append(f'<rect x="{x + slot * 0.2:.1f}" y="{y0 + h - bar_h:.1f}" width="{slot * 0.6:.1f}" height="{bar_h:.1f}" fill="{COLORS["bar"]}"/>')
+        parts.append(_text(x + slot / 2, y0 + h - bar_h - 4, f"{t} s", size=10))
+        target = SOLVE_TARGETS[key.split("/")[0]]
+        ty = y0 + h - h * target / ymax
+        parts.append(f'<line x1="{x + slot * 0.1:.1f}" y1="{ty:.1f}" x2="{x + slot * 0.9:.1f}" y2="{ty:.1f}" stroke="{COLORS["target"]}" stroke-dasharray="4,3" stroke-width="2"/>')
+    parts.append(_text(x0 + w - 4, y0 + 14, "dashed: target", anchor="end", size=10))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def render_learner(out: dict) -> str:
+    """SVG: ms per learner update by network and batch, numpy and the SIMD kernel in the browser, CPython."""
+    table = out["learner_ms"]
+    groups = [(env, batch, v) for env, rows in table.items() for batch, v in rows.items()]
+    kinds = ("numpy", "wasm-simd", "cpython")
+    width, height, x0, y0, w, h = 860, 340, 70, 40, 760, 230
+    top = max(v[k] for _, _, v in groups for k in kinds)
+    ymax = _nice_max(top * 1.1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             _text(x0 + w / 2, y0 - 16, f"Learner: ms per update ({out['browser']})", weight="bold")]
+    parts += _axes(x0, y0, w, h, [], [ymax * i / 4 for i in range(5)], ymax, "network, batch", "ms per update", lambda v: x0)
+    slot = w / len(groups)
+    for i, (env, batch, v) in enumerate(groups):
+        x = x0 + slot * i
+        parts.append(_text(x + slot / 2, y0 + h + 16, f"{env} {batch}", size=11))
+        for j, kind in enumerate(kinds):
+            bar_h = h * v[kind] / ymax
+            bx = x + slot * (0.15 + 0.23 * j)
+            parts.append(f'<rect x="{bx:.1f}" y="{y0 + h - bar_h:.1f}" width="{slot * 0.2:.1f}" height="{bar_h:.1f}" fill="{COLORS[kind]}"/>')
+            parts.append(_text(bx + slot * 0.1, y0 + h - bar_h - 3, f"{v[kind]:g}", size=9))
+    for j, kind in enumerate(kinds):
+        lx = x0 + 10 + 150 * j
+        parts.append(f'<rect x="{lx}" y="{y0 + 6}" width="12" height="12" fill="{COLORS[kind]}"/>')
+        label = {"numpy": "numpy (browser)", "wasm-simd": "SIMD kernel (browser)", "cpython": "CPython + OpenBLAS"}[kind]
+        parts.append(_text(lx + 16, y0 + 16, label, anchor="start", size=11))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

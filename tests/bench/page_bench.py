@@ -27,13 +27,18 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
+from robotrain.bench import learner_ms_per_update  # noqa: E402
 
 from tests.bench import chart  # noqa: E402
 # The browsers, launched as the tests launch them: engine(name) yields (new_tab, version), a Tab per call.
 from tests.browser.engines import open_engine as engine  # noqa: E402
 from tests.browser.helpers import descendants, pss_bytes  # noqa: E402
 
-SOLVED_RETURN = 475.0  # cartpole-v1's "solved" mean greedy return
+# Learner benchmark grid: the cartpole (64x64) and balancebot (128x128) networks at these batch sizes.
+LEARNER_ENVS = ("cartpole", "balancebot")
+LEARNER_BATCHES = (32, 128, 512)
+# Time-to-solve targets from navigation, s (the learner-kernel issue), per env, for the page defaults.
+SOLVE_TARGETS_S = {"cartpole": 15, "acrobot": 20, "balancebot": 360}
 # Learning off: no update ever (learning_starts beyond any run), no evaluation, a budget nobody reaches, and
 # one fixed batch of 384 episodes so every worker count runs the same work: only the number of workers changes
 # between rows. Task sizing is the page's default (adaptive, sizing.js); async tasks start at 16 episodes.
@@ -55,8 +60,9 @@ NOT_BROWSER = {"node", "Xvfb", "WebKitWebDriver", "xvfb-run"}
 class Plan:
     """What one run measures and for how long (seconds); --quick shortens every part."""
 
-    def __init__(self, quick: bool):
+    def __init__(self, quick: bool, only: tuple = (), envs: tuple = (), modes: tuple = ()):
         self.quick = quick
+        self.only = tuple(only)  # sections to run alone (learner, solve); empty: everything
         self.native_min_steps = 5_000 if quick else 20_000
         self.native_repeats = 3 if quick else 5
         self.worker_counts = [1, 2, 12] if quick else [1, 2, 4, 8, 12]
@@ -65,8 +71,18 @@ class Plan:
         self.window_s = 1.5 if quick else 3.0
         self.windows = 3 if quick else 4
         self.startup_repeats = 0 if quick else 3  # --quick: the 1-worker row's start-up is the figure
-        self.solve_cap_s = 60 if quick else 120  # training seconds; the target is 60
-        self.solve_repeats = 1 if quick else 2
+        # Time to solve: (env, seeds, cap in s from navigation) per run, in each mode (sync is the page's
+        # default; its worker count is the page's auto count, 1 on a 2-core machine).
+        self.solve_runs = [("cartpole", (0, 1, 2), 90)] if quick else [
+            ("cartpole", (0, 1, 2), 120), ("acrobot", (0, 1, 2), 120), ("balancebot", (0,), 900)]
+        self.solve_modes = ("sync",) if quick else ("main", "sync", "async")
+        if envs:
+            self.solve_runs = [r for r in [("cartpole", (0, 1, 2), 120), ("acrobot", (0, 1, 2), 120),
+                                           ("balancebot", (0,), 900)] if r[0] in envs]
+        if modes:
+            self.solve_modes = tuple(modes)
+        self.learner_updates = 20 if quick else 40
+        self.learner_repeats = 5 if quick else 7
         self.fps_windows = 2 if quick else 5
 
 
@@ -171,21 +187,25 @@ await new Promise((resolve) => {
 return gaps;
 """
 
-# One module worker (web/js/bench-worker.js) that loads robotrain exactly as the page's workers do and runs
-# robotrain.bench there.
-ACTOR_JS = """
+# One module worker (web/js/bench-worker.js) that loads robotrain exactly as the page's workers do, then calls the
+# Python functions listed in CALLS ([{module, name, kwargs}], JSON) one after the other.
+WORKER_CALLS_JS = """
 const worker = new Worker(new URL('js/bench-worker.js', location.href), { type: 'module' });
 const next = () => new Promise((resolve, reject) => {
   worker.onmessage = (e) => (e.data.error ? reject(new Error(e.data.error)) : resolve(e.data));
   worker.onerror = (e) => reject(new Error(e.message || 'worker error'));
 });
 await next();
-worker.postMessage(`import json
-from robotrain.bench import actor_steps_per_s
-json.dumps({str(k): actor_steps_per_s('cartpole', k, {min_steps}, {repeats}) for k in (1, 64)})`);
-const result = await next();
+const results = [];
+let version = null;
+for (const call of CALLS) {
+  worker.postMessage(call);
+  const reply = await next();
+  results.push(reply.ok);
+  version = reply.pyodide;
+}
 worker.terminate();
-return { pyodide: result.pyodide, actor: JSON.parse(result.ok) };
+return { pyodide: version, results };
 """
 
 
@@ -284,13 +304,41 @@ class Bench:
         self.close(tab)
         return self.blank_mb
 
-    def actor(self) -> dict:
-        self.progress.step("actor code in one browser worker (K=1, K=64)")
+    def worker_calls(self, calls: list[dict]) -> dict:
+        """Run robotrain functions in one bench worker: {pyodide, results} (one result per call)."""
         tab = self.new_tab()
         tab.goto(self.base + "bench-blank")  # any same-origin document can start the worker
-        out = tab.run(ACTOR_JS.replace("{min_steps}", str(self.plan.native_min_steps)).replace("{repeats}", str(self.plan.native_repeats)))
+        out = tab.run(WORKER_CALLS_JS.replace("CALLS", json.dumps(calls)))
         self.close(tab)
         return out
+
+    def actor(self) -> dict:
+        self.progress.step("actor code in one browser worker (K=1, K=64)")
+        lanes = (1, 64)
+        out = self.worker_calls([{"module": "robotrain.bench", "name": "actor_steps_per_s",
+                                  "kwargs": {"env_id": "cartpole", "lanes": k, "min_steps": self.plan.native_min_steps,
+                                             "repeats": self.plan.native_repeats}} for k in lanes])
+        return {"pyodide": out["pyodide"], "actor": {str(k): r for k, r in zip(lanes, out["results"])}}
+
+    def learner(self) -> dict:
+        """ms per learner update in one browser worker (numpy and the SIMD kernel), and natively (CPython)."""
+        self.progress.step("learner updates in one browser worker (numpy, wasm-simd) and in CPython")
+        grid = [(env, batch) for env in LEARNER_ENVS for batch in LEARNER_BATCHES]
+        kwargs = {"updates": self.plan.learner_updates, "repeats": self.plan.learner_repeats}
+        calls = [{"module": "robotrain.bench", "name": "learner_ms_per_update",
+                  "kwargs": {"env_id": env, "batch_size": batch, "kernel": kernel, **kwargs}}
+                 for kernel in ("numpy", "wasm-simd") for env, batch in grid]
+        results = iter(self.worker_calls(calls)["results"])
+        table: dict = {}
+        for kernel in ("numpy", "wasm-simd"):
+            for env, batch in grid:
+                table.setdefault(env, {}).setdefault(str(batch), {})[kernel] = round(next(results)["ms"], 3)
+        for env, batch in grid:
+            table[env][str(batch)]["cpython"] = round(learner_ms_per_update(env, batch, **kwargs)["ms"], 3)
+        for env, row in table.items():
+            self.progress.done(f"{env} ms/update " + ", ".join(
+                f"batch {b}: numpy {v['numpy']}, kernel {v['wasm-simd']}, CPython {v['cpython']}" for b, v in row.items()))
+        return table
 
     def first_worker(self) -> list[float]:
         """Seconds from navigation until one worker is ready (booted and holding an actor)."""
@@ -374,32 +422,38 @@ class Bench:
         self.progress.done(f"{mode:>5} {row['workers']:>2} workers, learning on:  {rates['env_steps_per_s']:>9,.0f} env steps/s")
         return row, fps, tab
 
-    def solve(self, running=None) -> dict:
-        """Seconds of training until the mean greedy return reaches 475 (page defaults, cartpole, seeds 0, 1, ...).
-
-        `running`: a tab already training seed 0 at the defaults (its training time so far counts)."""
-        times, steps = [], []
-        for i in range(self.plan.solve_repeats):
-            self.progress.step(f"cartpole time to solve ({i + 1}/{self.plan.solve_repeats})")
-            tab = running if i == 0 and running is not None else None
-            if tab is None:
-                tab = self.open({"env": "cartpole", "seed": i})
-                wait(tab, "s.state === 'ready' && s.workers_ready === s.workers.length", 300, "page ready")
-                tab.run("robotrain.start(); return true;")
-            cap = self.plan.solve_cap_s
-            try:
-                s = wait(tab, f"s.last_eval_return !== null && s.last_eval_return >= {SOLVED_RETURN} || s.finished"
-                         f" || s.training_wall_ms > {cap * 1000}", cap + 120, "solved", poll_ms=100)
-            except Exception:  # noqa: BLE001 - a run that did not solve within the cap is a figure, not an error
-                s = tab.run("return robotrain.stats();")
-            self.close(tab)
-            solved = s["last_eval_return"] is not None and s["last_eval_return"] >= SOLVED_RETURN
-            times.append(s["training_wall_ms"] / 1000 if solved else None)
-            steps.append(s["env_steps"] if solved else None)
-            self.progress.done(f"cartpole seed {i}: " + (f"solved in {times[-1]:.1f} s ({steps[-1]:,} env steps)" if solved else f"not solved in {cap} s"))
-        done = [t for t in times if t is not None]
-        return {"cartpole": round(statistics.median(done), 1) if len(done) == len(times) else None,
-                "runs_s": times, "env_steps": steps, "cap_s": self.plan.solve_cap_s}
+    def solve(self) -> dict:
+        """Time from navigation to the first solved greedy evaluation, per env, mode and seed (page defaults)."""
+        rows = []
+        for env, seeds, cap in self.plan.solve_runs:
+            for mode in self.plan.solve_modes:
+                for seed in seeds:
+                    self.progress.step(f"{env} time to solve, {mode}, seed {seed}")
+                    tab = self.open({"env": env, "mode": mode, "seed": seed, "autostart": 1})
+                    try:
+                        s = wait(tab, f"s.solved != null || s.finished || performance.now() > {cap * 1000}", cap + 60,
+                                 "solved", poll_ms=250)
+                    except Exception:  # noqa: BLE001 - a run that did not solve within the cap is a figure, not an error
+                        s = tab.run("return robotrain.stats();")
+                    self.close(tab)
+                    solved = s.get("solved")
+                    row = {"env": env, "mode": mode, "workers": len(s["workers"]), "seed": seed, "kernel": s.get("kernel"),
+                           "solved": solved is not None, "cap_s": cap,
+                           "from_navigation_s": round(solved["page_ms"] / 1000, 1) if solved else None,
+                           "training_s": round(solved["training_ms"] / 1000, 1) if solved else None,
+                           "env_steps": solved["env_steps"] if solved else s["env_steps"],
+                           "updates": solved["updates"] if solved else s["updates"],
+                           "python_ready_s": round((s["timings"].get("python_ready_ms") or 0) / 1000, 1)}
+                    rows.append(row)
+                    self.progress.done(f"{env} {mode} ({row['workers']} workers) seed {seed}: " + (
+                        f"solved {row['from_navigation_s']} s after navigation ({row['training_s']} s training, "
+                        f"{row['env_steps']:,} env steps, {row['updates']:,} updates)" if solved else f"not solved within {cap} s"))
+        medians = {}
+        for env, _, _ in self.plan.solve_runs:
+            for mode in self.plan.solve_modes:
+                times = [r["from_navigation_s"] for r in rows if r["env"] == env and r["mode"] == mode]
+                medians[f"{env}/{mode}"] = statistics.median(times) if times and None not in times else None
+        return {"rows": rows, "median_from_navigation_s": medians}
 
 
 def run(browser_name: str, plan: Plan, site: Path) -> dict:
@@ -416,6 +470,8 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
+    if plan.only:
+        return run_only(browser_name, plan, base, server, out, progress)
     try:
         progress.step("native CPython actor (K=1, K=64)")
         out["native"] = {"env_steps_per_s": native_actor(plan), "python": platform.python_version()}
@@ -448,7 +504,7 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
             progress.done(f"first worker ready {statistics.median(first):.2f} s after navigation")
             out["sizing"] = bench.sizing_rows()
             main_row, _, _ = bench.learning_row("main")
-            default_row, fps, running = bench.learning_row("sync", keep=True)
+            default_row, fps, _ = bench.learning_row("sync")
             scaling.extend([main_row, default_row])
             out["scaling"] = scaling
             out["fps"] = fps
@@ -456,13 +512,32 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
                                 "workers_after_rollouts": {k: v["after_rollouts"] for k, v in memory.items()}}
             out["startup_s"] = {"first_worker": round(statistics.median(first), 2), "first_worker_runs": [round(x, 2) for x in first],
                                 "pool": pools}
-            out["time_to_solve_s"] = bench.solve(running)
+            out["learner_ms"] = bench.learner()
+            out["time_to_solve"] = bench.solve()
     finally:
         server.shutdown()
         server.server_close()
     out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["wall_s"] = round(progress.elapsed(), 1)
     out["ratios"] = ratios(out)
+    return out
+
+
+def run_only(browser_name: str, plan: Plan, base: str, server, out: dict, progress: Progress) -> dict:
+    """Only the sections named by --only (learner, solve): their JSON, no ratios and no document."""
+    try:
+        with engine(browser_name) as (new_tab, version):
+            out["browser_version"] = version
+            bench = Bench(browser_name, plan, progress, base, new_tab)
+            if "learner" in plan.only:
+                out["learner_ms"] = bench.learner()
+            if "solve" in plan.only:
+                out["time_to_solve"] = bench.solve()
+    finally:
+        server.shutdown()
+        server.server_close()
+    out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["wall_s"] = round(progress.elapsed(), 1)
     return out
 
 
@@ -527,8 +602,19 @@ def targets(out: dict) -> list[tuple[str, str, str, bool | None]]:
     pool = out["startup_s"]["pool"].get("12")
     if pool is not None:
         rows.append(("12-worker pool ready", "<= 8 s", f"{pool} s", pool <= 8))
-    tts = out["time_to_solve_s"]["cartpole"]
-    rows.append(("cartpole solved (greedy mean >= 475)", "<= 60 s", "not solved" if tts is None else f"{tts} s", tts is not None and tts <= 60))
+    learner = out.get("learner_ms", {})
+    for env, limit in (("cartpole", 0.6), ("balancebot", 1.5)):
+        ms = learner.get(env, {}).get("128", {}).get("wasm-simd")
+        if ms is not None:
+            rows.append((f"{env} learner update, batch 128, in the browser", f"<= {limit} ms", f"{ms} ms", ms <= limit))
+    medians = out.get("time_to_solve", {}).get("median_from_navigation_s", {})
+    for env, limit in SOLVE_TARGETS_S.items():
+        if f"{env}/sync" in medians:
+            t = medians[f"{env}/sync"]
+            seeds = sorted({r["seed"] for r in out["time_to_solve"]["rows"] if r["env"] == env})
+            what = f"median of seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+            rows.append((f"{env} solved with the defaults, from navigation ({what})", f"<= {limit} s",
+                         "not solved" if t is None else f"{t} s", t is not None and t <= limit))
     return rows
 
 
@@ -568,7 +654,38 @@ def markdown(out: dict, svg_name: str) -> str:
              + (f" The first worker's boot, ms: {out['startup_breakdown']['worker_stages_ms']} (the page's own Python was"
                 f" ready at {out['startup_breakdown']['page_python_ready_s']} s)." if out.get("startup_breakdown") else ""),
              "", f"![scaling and time to solve]({svg_name})", ""]
-    return head + "\n".join(rows + scaling + extra)
+    return head + "\n".join(rows + scaling + extra + learner_markdown(out, svg_name) + solve_markdown(out))
+
+
+def learner_markdown(out: dict, svg_name: str) -> list[str]:
+    """The learner section: ms per Double DQN update, numpy vs the SIMD kernel in the browser, CPython beside."""
+    table = out.get("learner_ms")
+    if not table:
+        return []
+    lines = ["### Learner: ms per update (median)", "",
+             "One `Learner.update` (replay sampling with n-step returns, Double DQN target, backward, clipping, Adam,"
+             " soft target update) in one browser worker, numpy and the WebAssembly SIMD kernel; CPython (numpy with"
+             " OpenBLAS, one thread) on the same machine.", "",
+             "| network | batch | numpy (browser) | SIMD kernel (browser) | kernel speed-up | CPython |", "|---|---:|---:|---:|---:|---:|"]
+    for env, rows in table.items():
+        for batch, v in rows.items():
+            lines.append(f"| {env} | {batch} | {v['numpy']} | {v['wasm-simd']} | {v['numpy'] / v['wasm-simd']:.1f}x | {v['cpython']} |")
+    return lines + ["", f"![learner ms per update]({svg_name.replace('.svg', '-learner.svg')})", ""]
+
+
+def solve_markdown(out: dict) -> list[str]:
+    """The time-to-solve section: every run, from navigation to the first solved greedy evaluation."""
+    solve = out.get("time_to_solve")
+    if not solve:
+        return []
+    lines = ["### Time to solve (page defaults, from navigation to the first greedy evaluation at the threshold)", "",
+             "| env | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates | Python ready, s |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for r in solve["rows"]:
+        when = f"{r['from_navigation_s']}" if r["solved"] else f"not within {r['cap_s']}"
+        lines.append(f"| {r['env']} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "
+                     f"{r['training_s'] if r['solved'] else '–'} | {r['env_steps']:,} | {r['updates']:,} | {r['python_ready_s']} |")
+    return lines + [""]
 
 
 DOC_HEADER = """# Benchmarks
@@ -586,6 +703,8 @@ def write_doc(doc: Path, out: dict) -> None:
     """Replace this browser's section of docs/benchmarks.md (other sections stay; browsers first)."""
     svg = doc.parent / f"benchmarks-{out['browser']}.svg"
     svg.write_text(chart.render(out), encoding="utf-8")
+    if out.get("learner_ms"):
+        (doc.parent / f"benchmarks-{out['browser']}-learner.svg").write_text(chart.render_learner(out), encoding="utf-8")
     sections: dict[str, str] = {}
     if doc.exists():
         text = doc.read_text(encoding="utf-8")
@@ -606,16 +725,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", metavar="FILE", default=str(ROOT / "docs" / "benchmarks.md"),
                         help="Markdown file whose section for this browser is rewritten ('' for none)")
     parser.add_argument("--site", metavar="DIR", help="an already built site (default: build one into a temp dir)")
+    parser.add_argument("--only", nargs="+", choices=["learner", "solve"], default=[],
+                        help="run only these sections (JSON only, no document)")
+    parser.add_argument("--envs", nargs="+", choices=list(SOLVE_TARGETS_S), default=[], help="time-to-solve envs")
+    parser.add_argument("--modes", nargs="+", choices=["main", "sync", "async"], default=[], help="time-to-solve modes")
     args = parser.parse_args(argv)
-    plan = Plan(args.quick)
+    plan = Plan(args.quick, args.only, args.envs, args.modes)
     with tempfile.TemporaryDirectory(prefix="robotrain-bench-") as scratch:
         site = Path(args.site) if args.site else Path(scratch) / "dist"
         if not args.site:
             build.build(site)
         out = run(args.browser, plan, site)
-    print(table(out), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    if plan.only:
+        print("\n".join(solve_markdown(out)), flush=True)
+        return 0
+    print(table(out), flush=True)
     if args.doc:
         write_doc(Path(args.doc), out)
     return 0

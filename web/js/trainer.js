@@ -58,6 +58,9 @@ export class Trainer {
     this.loopStarted = false;
     this.proxies = [];
     this.staleness = { sum: 0, count: 0, max: 0 };
+    // When the first greedy evaluation reached the env's threshold in this page: ms since navigation (the
+    // benchmark's time to solve), training ms, env steps and updates; null until then.
+    this.solved = null;
     this.newestResultVersion = -1; // highest policy version an ingested result was played with
     this.episodeRate = new RateMeter(10000);
     this.stepRate = new RateMeter(10000);
@@ -384,6 +387,11 @@ export class Trainer {
     const array = result.array ?? this.tools.toNumpy(result.packed);
     try {
       const mean = this._timed('ingest', () => this.run.ingest_eval(array));
+      if (this.solved === null && mean >= this.envInfo.solved_threshold) {
+        const run = this.tools.toJSON(this.run.stats());
+        this.solved = { page_ms: Math.round(performance.now()), training_ms: Math.round(this.trainingMs),
+                        env_steps: run.solved_at_env_step, updates: run.updates };
+      }
       this.onEvaluated({ step: this.pendingEvalStep, mean, seconds: this.trainingMs / 1000 });
     } catch (error) {
       throw asError(error, 'evaluation');

@@ -23,6 +23,7 @@ export function trainerStats(t) {
     last_eval_return: run.last_eval_return ?? null,
     best_eval_return: run.best_eval_return ?? null,
     solved_at_env_step: run.solved_at_env_step ?? null,
+    solved: t.solved, // {page_ms (since navigation), training_ms, env_steps, updates} of the first solved evaluation
     staleness: {
       mean: t.staleness.count ? t.staleness.sum / t.staleness.count : 0,
       max: t.staleness.max,

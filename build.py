@@ -477,7 +477,15 @@ def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Pat
     lock = read_pyodide_lock()
     names = package_closure(lock, PYODIDE_PACKAGES)
     wheels = [cached_pyodide_wheel(lock["packages"][name], cache_dir) for name in names]
-    kernel = build_kernel()
+    missing = [exe for exe in KERNEL_TOOLS if shutil.which(exe) is None]
+    if missing and os.geteuid() != 0:
+        # Not root, so the compiler cannot be installed here: a page without the kernel still works (numpy,
+        # 5-9x slower learner); say so rather than refuse to build.
+        log(f"warning: {', '.join(missing)} not found: dist/ gets no SIMD kernel and the page will train with numpy."
+            f" Install them with `sudo apt-get install -y {' '.join(KERNEL_TOOLS[exe] for exe in missing)}` and rebuild.")
+        kernel = None
+    else:
+        kernel = build_kernel()
 
     if dist_dir.exists():
         shutil.rmtree(dist_dir)
@@ -501,13 +509,13 @@ def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Pat
 
     if (dist_dir / DIST_PY_ZIP).exists():
         raise BuildError(f"web/{DIST_PY_ZIP} collides with a file the build generates; rename it")
-    write_python_zip(PY_PACKAGE_DIR, dist_dir / DIST_PY_ZIP, {KERNEL_ZIP_NAME: kernel})
+    write_python_zip(PY_PACKAGE_DIR, dist_dir / DIST_PY_ZIP, {KERNEL_ZIP_NAME: kernel} if kernel else {})
 
     versions = {name: lock["packages"][name]["version"] for name in names}
     versions["pyodide"] = PYODIDE_VERSION
     versions["uplot"] = installed_version("uplot")
-    versions["kernel"] = {"path": f"{DIST_PY_ZIP}:{KERNEL_ZIP_NAME}", "size": len(kernel),
-                          "sha256": hashlib.sha256(kernel).hexdigest(), "llvm": KERNEL_LLVM_MAJOR}
+    versions["kernel"] = kernel and {"path": f"{DIST_PY_ZIP}:{KERNEL_ZIP_NAME}", "size": len(kernel),
+                                     "sha256": hashlib.sha256(kernel).hexdigest(), "llvm": KERNEL_LLVM_MAJOR}
     version = robotrain_version()
     if version is not None:
         versions["robotrain"] = version

@@ -104,6 +104,17 @@ def test_the_kernel_is_built_from_source_checked_and_locked(dist):
     assert build.build_kernel() == data  # the same source gives the same bytes
 
 
+def test_without_root_and_compiler_the_build_warns_and_ships_no_kernel(tmp_path, monkeypatch, capsys, no_pip):
+    which = shutil.which
+    monkeypatch.setattr(build.shutil, "which", lambda name: None if name in build.KERNEL_TOOLS else which(name))
+    monkeypatch.setattr(build.os, "geteuid", lambda: 1000)
+    out = build.build(tmp_path / "dist")["dist"]
+    assert "gets no SIMD kernel" in capsys.readouterr().out
+    with zipfile.ZipFile(out / "py" / "robotrain.zip") as archive:
+        assert build.KERNEL_ZIP_NAME not in archive.namelist()
+    assert json.loads((out / "lock.json").read_text())["versions"]["kernel"] is None
+
+
 def test_a_kernel_that_calls_outside_functions_stops_the_build(tmp_path):
     source = tmp_path / "bad.c"
     source.write_text("float sqrtf(float);\n__attribute__((visibility(\"default\"))) float rt_sumsq(float x) { return sqrtf(x); }\n")

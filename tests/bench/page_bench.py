@@ -443,7 +443,9 @@ class Bench:
                            "training_s": round(solved["training_ms"] / 1000, 1) if solved else None,
                            "env_steps": solved["env_steps"] if solved else s["env_steps"],
                            "updates": solved["updates"] if solved else s["updates"],
-                           "python_ready_s": round((s["timings"].get("python_ready_ms") or 0) / 1000, 1)}
+                           "python_ready_s": round((s["timings"].get("python_ready_ms") or 0) / 1000, 1),
+                           # The main thread's learning slices (JS -> Python calls included), ms per update.
+                           "learn_ms_per_update": round(s["main_thread_busy_ms"]["learn"] / max(1, s["updates"]), 3)}
                     rows.append(row)
                     self.progress.done(f"{env} {mode} ({row['workers']} workers) seed {seed}: " + (
                         f"solved {row['from_navigation_s']} s after navigation ({row['training_s']} s training, "
@@ -679,12 +681,13 @@ def solve_markdown(out: dict) -> list[str]:
     if not solve:
         return []
     lines = ["### Time to solve (page defaults, from navigation to the first greedy evaluation at the threshold)", "",
-             "| env | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates | Python ready, s |",
-             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+             "| env | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates | Python ready, s "
+             "| learning slices, ms per update |", "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in solve["rows"]:
         when = f"{r['from_navigation_s']}" if r["solved"] else f"not within {r['cap_s']}"
         lines.append(f"| {r['env']} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "
-                     f"{r['training_s'] if r['solved'] else '–'} | {r['env_steps']:,} | {r['updates']:,} | {r['python_ready_s']} |")
+                     f"{r['training_s'] if r['solved'] else '–'} | {r['env_steps']:,} | {r['updates']:,} | {r['python_ready_s']} | "
+                     f"{r.get('learn_ms_per_update', '–')} |")
     return lines + [""]
 
 

@@ -1,4 +1,5 @@
-"""robotrain.web, the page's Python, under CPython: each helper does what the page relies on."""
+"""robotrain.web and robotrain.webhost, the page's Python, under CPython: each helper does what the page and its
+workers rely on."""
 
 import json
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robotrain import codec, web
+from robotrain import codec, web, webhost
 from robotrain.actor import Actor
 from robotrain.config import Config
 from robotrain.envs import ENV_NAMES
@@ -75,7 +76,7 @@ def test_view_push_and_replay():
     states = flat.reshape(-1, dim)
     assert flat.dtype == np.float32 and len(states) == len(batch.transitions) + 1
     assert np.allclose(states[1:, :batch.obs_dim], batch.transitions[:, batch.obs_dim + 2:2 * batch.obs_dim + 2], atol=1e-6)
-    assert web.live_row(actor) == actor.env.state[0].tolist()
+    assert webhost.live_row(actor) == actor.env.state[0].tolist()
 
 
 def test_trim_removes_unread_files_and_truncates_loaded_ones(tmp_path, monkeypatch):
@@ -92,7 +93,7 @@ def test_trim_removes_unread_files_and_truncates_loaded_ones(tmp_path, monkeypat
     fake = types.ModuleType("numpy")
     fake.__file__ = str(pkg / "__init__.py")
     monkeypatch.setitem(sys.modules, "numpy", fake)
-    freed = web.trim_numpy_files([str(pkg / "core/_multiarray.so")])
+    freed = webhost.trim_numpy_files([str(pkg / "core/_multiarray.so")])
     assert freed == 10 + 20 + 30
     assert (pkg / "__init__.py").stat().st_size == 0 and (pkg / "core/_multiarray.so").stat().st_size == 0
     assert not (pkg / "core/header.h").exists()
@@ -111,3 +112,13 @@ def test_no_python_source_in_the_pages_javascript():
             found[path.name] = hits
     assert found == {}
     assert literal.search("pyodide.runPython('while True: pass')") and python_line.search("x = `\ndef f(a):\n`")
+
+
+def test_the_workers_helpers_load_nothing_else():
+    # Every worker imports robotrain.webhost: it must not pull in the main thread's modules (memory x workers).
+    import subprocess
+    import sys
+
+    code = "import sys, robotrain.webhost; print(sorted(m for m in sys.modules if m.startswith('robotrain')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['robotrain', 'robotrain.webhost']"

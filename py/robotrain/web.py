@@ -1,13 +1,12 @@
-"""The page's Python: what the main thread and the workers call through Pyodide, each in one call.
+"""The page's Python on its main thread: what web/js calls through Pyodide, each in one call.
 
 Every function takes and returns plain values, JSON text, numpy arrays or robotrain objects, so one PyProxy
-call does what would otherwise take many. The JS side (web/js/pyhost.js, trainer.js, worker.js) holds no
-Python source; these functions are tested under CPython (tests/test_web.py) like the rest of the core.
+call does what would otherwise take many. The JS side holds no Python source; these functions are tested under
+CPython (tests/test_web.py) like the rest of the core. What every interpreter and the workers call is in
+``robotrain.webhost``, which imports only what a worker needs.
 """
 
 import json
-import os
-import sys
 
 import numpy as np
 
@@ -18,10 +17,6 @@ from .evaluation import evaluate
 from .run import Run
 from .schedule import Schedule
 from .viewer import replay_states
-
-# Files of numpy's package that a loaded interpreter never reads (headers, stubs, sources, build data).
-UNREAD_SUFFIXES = (".pyi", ".h", ".pxd", ".c", ".a", ".pyx", ".md", ".rst", ".template", ".build", ".pc")
-
 
 def _bytes(data) -> bytes:
     """Bytes from a JS Uint8Array/ArrayBuffer proxy (``to_bytes``) or from bytes already."""
@@ -125,45 +120,3 @@ def replay(env_id: str, run_seed: int, episode_id: int, actions) -> tuple:
     a = np.frombuffer(_bytes(actions), dtype=np.uint8).astype(np.int64)
     states = replay_states(env_id, int(run_seed), int(episode_id), a)
     return states.astype(np.float32).ravel(), states.shape[1]
-
-
-# ---- workers ---------------------------------------------------------------------------------------------
-
-def live_row(actor) -> list:
-    """The actor's lane-0 state row, for a worker's live view."""
-    return actor.env.state[0].tolist()
-
-
-def hang() -> None:
-    """Fault injection (fault_hang): never return, as a worker stuck in Python would."""
-    while True:
-        pass
-
-
-# ---- memory ----------------------------------------------------------------------------------------------
-
-def trim_numpy_files(loaded) -> int:
-    """Free numpy's unpacked files that a loaded interpreter never reads again; returns the bytes freed.
-
-    Every Pyodide interpreter holds the unpacked package in its in-memory file system (about 12 MB). Once
-    numpy is imported its extension modules are loaded (a dlopen of the same path finds the loaded library) and
-    its imported modules are not re-read, so those files are truncated (they must still exist for the import
-    system's lookups); headers, stubs and sources are removed. ``loaded``: paths of the loaded libraries.
-    """
-    import numpy
-
-    loaded = set(loaded)
-    imported = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
-    freed = 0
-    for folder, _, names in os.walk(os.path.dirname(numpy.__file__)):
-        for name in names:
-            path = os.path.join(folder, name)
-            size = os.path.getsize(path)
-            if name.endswith(UNREAD_SUFFIXES):
-                os.remove(path)
-            elif (name.endswith(".so") and path in loaded) or (name.endswith(".py") and path in imported):
-                os.truncate(path, 0)
-            else:
-                continue
-            freed += size
-    return freed

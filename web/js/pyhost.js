@@ -169,15 +169,15 @@ export async function selectKernel(pyodide, choice = 'auto') {
 }
 
 // Every interpreter holds numpy's unpacked files in its in-memory file system (about 12 MB);
-// robotrain.web.trim_numpy_files frees the ones a loaded interpreter never reads again.
+// robotrain.webhost.trim_numpy_files frees the ones a loaded interpreter never reads again.
 function trimPackageFiles(pyodide) {
-  const web = pyodide.pyimport('robotrain.web');
+  const webhost = pyodide.pyimport('robotrain.webhost');
   const loaded = pyodide.toPy(Object.keys(pyodide._module.LDSO?.loadedLibsByName ?? {}));
   try {
-    pyodide.trimmedBytes = web.trim_numpy_files(loaded);
+    pyodide.trimmedBytes = webhost.trim_numpy_files(loaded);
   } finally {
     loaded.destroy();
-    web.destroy();
+    webhost.destroy();
   }
 }
 

@@ -11,7 +11,7 @@ let actor = null;
 let weightsSerial = -1; // serial of the weights the actor holds (pool-wide counter, not the policy version)
 let sharedWeights = null; // SharedArrayBuffer when the page is cross-origin isolated
 let pyodideRef = null;
-let web = null; // robotrain.web, the Python helpers the page and its workers call
+let webhost = null; // robotrain.webhost: the workers' Python helpers
 let liveRow = null; // Python function: the actor's lane-0 state row
 const LIVE_EVERY_MS = 250; // live events while a task runs
 const ADVANCE_STEPS = 16; // vector steps between checks of the clock
@@ -45,8 +45,8 @@ const booting = (async () => {
   tools = pyTools(pyodide);
   pyodideRef = pyodide;
   ActorClass = pyodide.pyimport('robotrain.actor').Actor;
-  web = pyodide.pyimport('robotrain.web');
-  liveRow = web.live_row;
+  webhost = pyodide.pyimport('robotrain.webhost');
+  liveRow = webhost.live_row;
   stages.actor_import = performance.now() - stageStarted;
   self.postMessage({ event: EVENT.BOOTED, ms: performance.now() - started, heap_bytes: heapBytes(), stages });
 })();
@@ -93,7 +93,7 @@ class NoReply extends Error {}
 /** Make the injected crash or hang happen now; never returns. */
 function injectFault(fault) {
   self.postMessage({ event: EVENT.FAULT, kind: fault.kind, at_ms: performance.timeOrigin + performance.now() });
-  if (fault.kind === 'hang') web.hang();
+  if (fault.kind === 'hang') webhost.hang();
   if (fault.variant === 'close') self.close();
   else {
     setTimeout(() => {

@@ -473,6 +473,7 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
     if plan.only:
+        out["only"] = list(plan.only)
         return run_only(browser_name, plan, base, server, out, progress)
     try:
         progress.step("native CPython actor (K=1, K=64)")
@@ -720,13 +721,26 @@ def write_doc(doc: Path, out: dict) -> None:
     doc.write_text(DOC_HEADER + "\n".join(sections[name] for name in order), encoding="utf-8")
 
 
+def write_only_doc(doc: Path, out: dict, text: str) -> None:
+    """An --only run's tables, appended under their own heading to ``doc`` (docs/benchmarks-solve.md by default):
+    the full benchmark's sections in docs/benchmarks.md stay as they are."""
+    head = (f"\n## {out['browser']} {out.get('browser_version', '')}, --only {' '.join(out['only'])}, "
+            f"{out['started_utc']}\n\nLoad average {out['loadavg_start']} at the start, {out['loadavg_end']} at the end;"
+            f" {out['wall_s']} s.\n\n")
+    if not doc.exists():
+        doc.write_text("# Benchmarks: learner and time to solve (`build.py bench -- --only ...`)\n", encoding="utf-8")
+    with doc.open("a", encoding="utf-8") as f:
+        f.write(head + text.replace("### ", "#### ") + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.splitlines()[0])
     parser.add_argument("--browser", choices=["chromium", "firefox", "webkit"], default="chromium")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
     parser.add_argument("--quick", action="store_true", help="shorter windows and fewer worker counts (< 3 min)")
-    parser.add_argument("--doc", metavar="FILE", default=str(ROOT / "docs" / "benchmarks.md"),
-                        help="Markdown file whose section for this browser is rewritten ('' for none)")
+    parser.add_argument("--doc", metavar="FILE", default=None,
+                        help="Markdown file whose section for this browser is rewritten ('' for none; default "
+                             "docs/benchmarks.md, or docs/benchmarks-solve.md, appended to, with --only)")
     parser.add_argument("--site", metavar="DIR", help="an already built site (default: build one into a temp dir)")
     parser.add_argument("--only", nargs="+", choices=["learner", "solve"], default=[],
                         help="run only these sections (JSON only, no document)")
@@ -734,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", choices=["main", "sync", "async"], default=[], help="time-to-solve modes")
     args = parser.parse_args(argv)
     plan = Plan(args.quick, args.only, args.envs, args.modes)
+    if args.doc is None:
+        args.doc = str(ROOT / "docs" / ("benchmarks-solve.md" if plan.only else "benchmarks.md"))
     with tempfile.TemporaryDirectory(prefix="robotrain-bench-") as scratch:
         site = Path(args.site) if args.site else Path(scratch) / "dist"
         if not args.site:
@@ -742,7 +758,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     if plan.only:
-        print("\n".join(solve_markdown(out)), flush=True)
+        text = "\n".join(learner_markdown(out, f"benchmarks-{out['browser']}.svg") + solve_markdown(out))
+        print(text, flush=True)
+        if args.doc:
+            write_only_doc(Path(args.doc), out, text)
         return 0
     print(table(out), flush=True)
     if args.doc:

@@ -64,8 +64,9 @@ def test_network_forward_and_backward_equal_the_numpy_path(checks):
     assert errors[worst] < LAYER_TOL, worst
 
 
-def test_adam_is_bit_exact_and_the_norm_is_close(checks):
+def test_adam_and_the_soft_target_update_are_bit_exact_and_the_norm_is_close(checks):
     assert checks["adam_max_abs_diff"] == 0.0
+    assert checks["soft_update_equal"] is True
     assert checks["sumsq_rel_err"] < 1e-5
 
 
@@ -92,6 +93,7 @@ def test_300_learner_updates_stay_within_1e_5_of_numpy(checks):
     ("grad wrong length", "grad has shape"),
     ("idx out of ring", "idx must lie in"),
     ("idx int32", "idx must be a contiguous 1-D int64 array"),
+    ("online wrong length", "online has shape"),
     ("network obs width", "x has shape"),
     ("network dout shape", "dout has shape"),
     ("network grad length", "grad has shape"),

@@ -16,6 +16,7 @@ Every ``target_network_frequency`` updates the target moves towards the online n
 import numpy as np
 
 from . import codec
+from . import kernel as simd
 from .blas import single_threaded_blas_once
 from .config import Config
 from .qnet import Adam, QNetwork, clip_scale, huber
@@ -34,6 +35,7 @@ class Learner:
         self.target.params[:] = self.q.params
         self.optimizer = Adam(len(self.q.params), config.learning_rate)
         self.grad = np.zeros_like(self.q.params)
+        self.kernel = simd.active()
         self.replay = ReplayBuffer(config.buffer_size, obs_dim)
         self.updates = 0
         self.last_loss = float("nan")
@@ -79,8 +81,11 @@ class Learner:
         self.optimizer.step(self.q.params, self.grad, scale)
         self.updates += 1
         if self.updates % c.target_network_frequency == 0:
-            self.target.params *= 1.0 - c.tau
-            self.target.params += c.tau * self.q.params
+            if self.kernel is not None:  # the same float32 operations in one pass (robotrain.kernel)
+                self.kernel.soft_update(self.target.params, self.q.params, c.tau)
+            else:
+                self.target.params *= 1.0 - c.tau
+                self.target.params += c.tau * self.q.params
         self.last_loss = loss
         return loss
 

@@ -87,6 +87,13 @@ for step in range(50):
     a_ref.step(p_ref, g.copy(), scale)
     adam_diff = max(adam_diff, float(np.abs(p_fast - p_ref).max()), float(np.abs(a_fast.v - a_ref.v).max()))
 results["adam_max_abs_diff"] = adam_diff
+t_fast, online = f32(1003), f32(1003)
+t_ref = t_fast.copy()
+for tau in (0.01, 0.005, 1.0):
+    K.soft_update(t_fast, online, tau)
+    t_ref *= 1.0 - tau
+    t_ref += tau * online
+results["soft_update_equal"] = bool(np.array_equal(t_fast, t_ref))
 v = f32(1003)
 results["sumsq_rel_err"] = abs(K.sumsq(v) - float(np.dot(v.astype(np.float64), v))) / float(np.dot(v.astype(np.float64), v))
 
@@ -162,6 +169,7 @@ bad = {
     "x not an array": lambda: K.layer_forward(x.tolist(), W, b, True, y),
     "grad wrong length": lambda: K.adam(f32(10), f32(9), f32(10), f32(10), 1.0, 0.9, 0.999, 1e-3, 1.0, 1e-8),
     "idx out of ring": lambda: K.replay_gather(f32(10, 10), np.array([0, 10], np.int64), 3, 2, 0.99),
+    "online wrong length": lambda: K.soft_update(f32(10), f32(11), 0.01),
     "idx int32": lambda: K.replay_gather(f32(10, 10), np.array([0, 1], np.int32), 3, 2, 0.99),
     "network obs width": lambda: net.forward(f32(3, 5)),
     "network dout shape": lambda: net.backward(net.forward_cached(f32(3, 4))[1], f32(3, 3), np.zeros_like(net.params)),

@@ -82,6 +82,7 @@ class Kernel:
             "rt_sumsq": [_P, _I],
             "rt_adam": [_P, _P, _P, _P, _I, _F, _F, _F, _F, _F, _F, _F, _F],
             "rt_replay_gather": [_P, _I, _I, _I, _P, _I, _I, _F, _P, _P],
+            "rt_soft_update": [_P, _P, _I, _F, _F],
         }
         for fn, args in sig.items():
             getattr(lib, fn).argtypes = args
@@ -141,6 +142,12 @@ class Kernel:
     def sumsq(self, x: np.ndarray) -> float:
         """Sum of squares of a float32 vector, accumulated in float32."""
         return float(self.lib.rt_sumsq(_need("x", x, (_len1("x", x),)), x.shape[0]))
+
+    def soft_update(self, target: np.ndarray, online: np.ndarray, tau: float) -> None:
+        """``target = target * (1 - tau) + tau * online`` in place (the soft target-network update)."""
+        n = _len1("target", target)
+        self.lib.rt_soft_update(_need("target", target, (n,), True), _need("online", online, (n,)), n,
+                                np.float32(1.0 - tau), np.float32(tau))
 
     def adam(self, params, grad, m, v, gscale: float, beta1: float, beta2: float, step_size: float, bc2: float,
              eps: float) -> None:

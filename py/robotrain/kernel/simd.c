@@ -263,6 +263,17 @@ EXPORT void rt_replay_gather(const float *rows, int capacity, int width, int obs
   }
 }
 
+// ---- The target network ----
+
+// target = target * keep + tau * online on n floats (keep = 1 - tau), numpy's float32 operations in its order.
+EXPORT void rt_soft_update(float *target, const float *online, int n, float keep, float tau) {
+  f4 K = wasm_f32x4_splat(keep), T = wasm_f32x4_splat(tau);
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    store4(target + i, wasm_f32x4_add(wasm_f32x4_mul(load4(target + i), K), wasm_f32x4_mul(T, load4(online + i))));
+  for (; i < n; i++) target[i] = target[i] * keep + tau * online[i];
+}
+
 // ---- The optimizer ----
 
 // Sum of squares of x (n floats): the squared gradient norm for clipping.

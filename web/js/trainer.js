@@ -210,7 +210,7 @@ export class Trainer {
     if (!this.loopStarted) {
       this.loopStarted = true;
       const loop = this.settings.mode === 'async' ? asyncLoop : syncLoop;
-      loop(this).catch((error) => this._fail(error));
+      loop(this).catch((error) => this.fail(error));
     }
     this.onChange();
   }
@@ -242,7 +242,7 @@ export class Trainer {
     return this.state === 'disposed';
   }
 
-  _fail(error) {
+  fail(error) {
     if (this.disposed || error instanceof CancelledError) return;
     this.state = 'error';
     this.error = error instanceof Error ? error : new Error(String(error));
@@ -252,12 +252,12 @@ export class Trainer {
   }
 
   /** Resolves when training may go on (immediately while running); rejects nothing, check `disposed`. */
-  _gate() {
+  gate() {
     if (this.state === 'running' || this.disposed || this.state === 'error') return Promise.resolve();
     return new Promise((resolve) => this.resumeWaiters.push(resolve));
   }
 
-  get _stopped() {
+  get stopped() {
     return this.disposed || this.state === 'error';
   }
 
@@ -266,7 +266,7 @@ export class Trainer {
   }
 
   /** At the step budget: pause for good (the run is finished). Returns true when it stopped. */
-  _checkBudget() {
+  checkBudget() {
     if (!this.budgetReached || this.state !== 'running') return false;
     this.pause();
     this.finished = true;
@@ -274,7 +274,7 @@ export class Trainer {
     return true;
   }
 
-  // ---- the pieces every mode uses ----------------------------------------------------------------
+  // ---- what the loops (training/loops.js) drive: commands, tasks, ingest, learning, publication -------
 
   _timed(what, fn) {
     const started = performance.now();
@@ -286,19 +286,19 @@ export class Trainer {
   }
 
   /** The schedule's next command from `commands` (a Python generator), or null when it has no more. */
-  _next(commands) {
+  commandFrom(commands) {
     const text = this._timed('plan', () => this.nextCommand(commands));
     return text == null ? null : JSON.parse(text);
   }
 
   /** A play command's tasks, each with the lanes the sizer picks. */
-  _tasks(command) {
+  tasksOf(command) {
     for (const task of command.tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
     return command.tasks;
   }
 
   /** An evaluate command's task (the workers hold the published weights it names). */
-  _evalTask(command) {
+  evalTaskOf(command) {
     this.pendingEvalStep = this.counts.envSteps;
     const task = command.task;
     task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id, { remember: false });
@@ -306,7 +306,7 @@ export class Trainer {
   }
 
   /** Run one task on a worker (or, in main mode, here); resolves with {packed: Float32Array} or {array}. */
-  _execute(task, priority = false) {
+  execute(task, priority = false) {
     // Training episodes in flight: planned, not yet ingested, not given up on. episodes_lost in stats() is
     // what is issued and neither ingested nor in flight.
     const episodes = task.stream === EVAL_STREAM ? 0 : task.stop_id - task.first_id;
@@ -327,12 +327,12 @@ export class Trainer {
   /** Main mode: play a task on this thread in slices of about LOCAL_SLICE_MS (Actor.begin/advance/finish). */
   async _runLocal(task) {
     await yieldTask();
-    if (this._stopped) throw new CancelledError();
+    if (this.stopped) throw new CancelledError();
     if (task.lanes) this.actor.set_lanes(task.lanes);
     this.actor.begin(task.first_id, task.stop_id, task.epsilon, task.stream);
     for (;;) {
-      await this._gate();
-      if (this._stopped) throw new CancelledError();
+      await this.gate();
+      if (this.stopped) throw new CancelledError();
       const k = this.localBudget.units;
       const started = performance.now();
       const done = this.actor.advance(k);
@@ -347,7 +347,7 @@ export class Trainer {
   }
 
   /** One result into the replay buffer: a single copy into the wasm heap, then Run.ingest. */
-  _ingest(result) {
+  ingest(result) {
     this._timed('ingest', () => this._ingestNow(result));
   }
 
@@ -383,7 +383,7 @@ export class Trainer {
     this.stepRate.sample(this.counts.envSteps, now);
   }
 
-  _ingestEval(result) {
+  ingestEval(result) {
     const array = result.array ?? this.tools.toNumpy(result.packed);
     try {
       const mean = this._timed('ingest', () => this.run.ingest_eval(array));
@@ -402,7 +402,7 @@ export class Trainer {
   }
 
   /** One learning slice of at most `limit` updates, sized to take about LEARN_SLICE_MS. */
-  _learnSlice(limit) {
+  learnSlice(limit) {
     const k = Math.min(limit, this.budget.units);
     const started = performance.now();
     let done;
@@ -445,11 +445,11 @@ export class Trainer {
   /** Publish the learner's current weights outside the schedule's order (start, a loaded model, a rollback). */
   _publish() {
     this.schedule.publish().destroy();
-    this._publishNow();
+    this.publishNow();
   }
 
   /** Send the learner's current weights to the workers (or the local actor) and the viewer. */
-  _publishNow() {
+  publishNow() {
     this._timed('publish', () => this._sendWeights());
   }
 

@@ -19,10 +19,10 @@ function syncEpisodesPerTask(t) {
 /** Learn up to `updates` updates in slices of about LEARN_SLICE_MS, yielding to the page between them. */
 async function learnUpTo(t, updates) {
   let left = updates;
-  while (left > 0 && !t._stopped) {
-    await t._gate(); // a divergence pauses: the rest waits for a restart
-    if (t._stopped) return;
-    const done = t._learnSlice(left);
+  while (left > 0 && !t.stopped) {
+    await t.gate(); // a divergence pauses: the rest waits for a restart
+    if (t.stopped) return;
+    const done = t.learnSlice(left);
     if (done === 0 && t.state === 'running') return; // nothing more is due
     left -= done;
     await yieldTask();
@@ -33,17 +33,17 @@ async function learnUpTo(t, updates) {
 async function playHere(t, tasks) {
   const results = [];
   for (const task of tasks) {
-    await t._gate();
-    results.push(await t._execute(task));
+    await t.gate();
+    results.push(await t.execute(task));
   }
   return results;
 }
 
 export async function syncLoop(t) {
-  while (!t._stopped) {
-    t._checkBudget();
-    await t._gate();
-    if (t._stopped) return;
+  while (!t.stopped) {
+    t.checkBudget();
+    await t.gate();
+    if (t.stopped) return;
     const commands = t.schedule.sync_batch(syncEpisodesPerTask(t));
     try {
       await syncBatch(t, commands);
@@ -57,25 +57,25 @@ export async function syncLoop(t) {
 async function syncBatch(t, commands) {
   let tasks = [];
   let playing = null;
-  for (let command = t._next(commands); command && !t._stopped; command = t._next(commands)) {
+  for (let command = t.commandFrom(commands); command && !t.stopped; command = t.commandFrom(commands)) {
     if (command.op === 'play') {
-      tasks = t._tasks(command);
-      playing = t.pool ? Promise.all(tasks.map((task) => t._execute(task))) : null;
+      tasks = t.tasksOf(command);
+      playing = t.pool ? Promise.all(tasks.map((task) => t.execute(task))) : null;
       playing?.catch(() => {}); // a failure is rethrown by the ingest's await, after the learning slices
     } else if (command.op === 'learn') {
       await learnUpTo(t, command.updates);
     } else if (command.op === 'ingest') {
       const results = playing ? await playing : await playHere(t, tasks);
-      if (t._stopped) return;
-      for (const result of results) t._ingest(result); // tasks come in id order
+      if (t.stopped) return;
+      for (const result of results) t.ingest(result); // tasks come in id order
       t.onChange();
       await yieldTask();
     } else if (command.op === 'publish') {
-      t._publishNow();
+      t.publishNow();
     } else if (command.op === 'evaluate') {
-      const result = await t._execute(t._evalTask(command), true);
-      if (t._stopped) return;
-      t._ingestEval(result);
+      const result = await t.execute(t.evalTaskOf(command), true);
+      if (t.stopped) return;
+      t.ingestEval(result);
     } else {
       throw new Error(`unknown command ${command.op}`);
     }
@@ -95,25 +95,25 @@ function arrived(t, result) {
 function playAsync(t, tasks) {
   for (const task of tasks) {
     t.inflight += 1;
-    t._execute(task).then(
+    t.execute(task).then(
       (result) => {
         t.inflight -= 1;
-        if (!t._stopped) arrived(t, result);
+        if (!t.stopped) arrived(t, result);
       },
       (error) => {
         t.inflight -= 1;
-        t._fail(error);
+        t.fail(error);
       },
     );
   }
 }
 
 function evaluateAsync(t, task) {
-  t._execute(task, true).then(
+  t.execute(task, true).then(
     (result) => {
-      if (!t._stopped) arrived(t, { ...result, evaluation: true });
+      if (!t.stopped) arrived(t, { ...result, evaluation: true });
     },
-    (error) => t._fail(error),
+    (error) => t.fail(error),
   );
 }
 
@@ -123,18 +123,18 @@ function ingestArrivals(t) {
   let ingested = false;
   while (t.arrivals.length && performance.now() - started < INGEST_SLICE_MS) {
     const result = t.arrivals.shift();
-    if (result.evaluation) t._ingestEval(result);
-    else t._ingest(result);
+    if (result.evaluation) t.ingestEval(result);
+    else t.ingest(result);
     ingested = true;
   }
   if (ingested) t.onChange();
 }
 
 export async function asyncLoop(t) {
-  while (!t._stopped) {
-    t._checkBudget();
-    await t._gate();
-    if (t._stopped) return;
+  while (!t.stopped) {
+    t.checkBudget();
+    await t.gate();
+    if (t.stopped) return;
     // Once learning starts the learner sets the pace (train_frequency env steps per update): tasks hold what
     // it consumes in about 100 ms (sizing.js).
     const learning = t.counts.envSteps >= t.config.learning_starts;
@@ -145,12 +145,12 @@ export async function asyncLoop(t) {
     );
     let learned = false;
     try {
-      for (let command = t._next(commands); command && !t._stopped; command = t._next(commands)) {
+      for (let command = t.commandFrom(commands); command && !t.stopped; command = t.commandFrom(commands)) {
         if (command.op === 'ingest') ingestArrivals(t);
-        else if (command.op === 'evaluate') evaluateAsync(t, t._evalTask(command));
-        else if (command.op === 'play') playAsync(t, t._tasks(command));
-        else if (command.op === 'learn') learned = t._learnSlice(command.updates) > 0 || learned;
-        else if (command.op === 'publish') t._publishNow();
+        else if (command.op === 'evaluate') evaluateAsync(t, t.evalTaskOf(command));
+        else if (command.op === 'play') playAsync(t, t.tasksOf(command));
+        else if (command.op === 'learn') learned = t.learnSlice(command.updates) > 0 || learned;
+        else if (command.op === 'publish') t.publishNow();
         else throw new Error(`unknown command ${command.op}`);
       }
     } finally {

@@ -12,14 +12,14 @@ from .helpers import wait_for
 
 
 @pytest.mark.parametrize("publish_every", [1, 3])
-def test_sync_history_with_publish_every_equals_the_command_line(open_page, base_url, publish_every):
+def test_sync_history_with_publish_every_equals_the_command_line(page, page_log, base_url, publish_every):
     cfg = publish_config(publish_every)
     reference = train_serial(cfg, max_steps=PUBLISH_STEPS).history()
     fields = ("train_frequency", "learning_starts", "eval_interval", "publish_every")
     query = "&".join(f"{name}={getattr(cfg, name)}" for name in fields)
     # kernel=numpy: the command line's numpy arithmetic, so the same bits (the SIMD kernel rounds differently).
-    page, log = open_page(f"{base_url}?mode=sync&seed={PUBLISH_SEED}&batch={cfg.batch_episodes}&workers=2"
-                          f"&{query}&kernel=numpy&autostart=1")
+    page.goto(f"{base_url}?mode=sync&seed={PUBLISH_SEED}&batch={cfg.batch_episodes}&workers=2"
+              f"&{query}&kernel=numpy&autostart=1")
     last_step = reference["evals"][-1][0]
     wait_for(page, f"robotrain.history().evals.some(e => e[0] >= {last_step})", 240,
              f"the evaluation at env step {last_step}")
@@ -29,4 +29,4 @@ def test_sync_history_with_publish_every_equals_the_command_line(open_page, base
     n = len(reference["episodes"])
     assert history["episodes"][:n] == reference["episodes"]
     assert history["evals"][:len(reference["evals"])] == reference["evals"]
-    assert log.problems() == []
+    assert page_log.problems() == []

@@ -77,3 +77,10 @@ def test_no_import_circle_in_javascript():
 
 def test_circles_finds_a_circle():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [("a", "b", "c")]
+
+
+def test_no_javascript_file_over_400_lines():
+    """A file owns one thing; past ~400 lines it is split (the house style)."""
+    sizes = {path.relative_to(WEB_JS).as_posix(): len(path.read_text().splitlines()) for path in WEB_JS.rglob("*.js")}
+    assert len(sizes) > 20  # the walk is real
+    assert {name: n for name, n in sizes.items() if n > 400} == {}

@@ -1,7 +1,8 @@
 // Entry point: the page's wiring. It creates the UI and the page's parts (app/*.js: messages, settings, the
 // session of Python + pool + trainer, persistence, the frame loop, window.robotrain), hands each the shared
 // context, and handles keys, theme, the tab's visibility and start-up. The parts never import each other.
-import { createUI, formatDuration } from './ui.js';
+import { createUI } from './ui.js';
+import { formatDuration } from './ui/format.js';
 import { autoWorkerCount, MAX_WORKERS } from './pool/limits.js';
 import { parseURL, faultsOf } from './params.js';
 import { Curves } from './training/curves.js';

@@ -11,27 +11,21 @@
 //
 // The parts, as workerpool splits them: pool/handle.js (a slot per worker, its WorkerState), pool/watchdog.js
 // (silence and deadlines, pure functions of a handle and the time), pool/spares.js, pool/weights.js (weight
-// distribution); this file keeps the queue, dispatch and failure handling.
-import { MSG, EVENT, errorFromJSON, faultFor } from './protocol.js';
+// distribution), pool/messages.js (a worker's messages), pool/failures.js (the watchdog's pass, a dead worker's
+// tasks re-queued and its slot refilled); this file keeps the queue, dispatch and the workers' lifecycle.
+import { MSG, faultFor } from './protocol.js';
 import { checkTrajectories, transitionCount } from './wire/codec.js';
 import { shareRuntime } from './pyhost.js';
-import { MAX_BOOT_FAILURES, WorkerState, failureRecord, forgetWorker, isReady, newHandle, stateOf } from './pool/handle.js';
-import { SILENCE_GAPS_KEPT, TaskTimes, owedSince, silenceLimitMs, verdict } from './pool/watchdog.js';
-import { MAX_SPARES, Spares, faultSpares } from './pool/spares.js';
+import { WorkerState, isReady, newHandle, stateOf } from './pool/handle.js';
+import { TaskTimes, silenceLimitMs } from './pool/watchdog.js';
+import { Spares, faultSpares } from './pool/spares.js';
 import { Weights } from './pool/weights.js';
 import { CancelledError, TaskQueue, WorkerDied } from './pool/queue.js';
 import { describeHandles, reliabilityReport } from './pool/report.js';
+import { recovered, takePending, watch, workerDied } from './pool/failures.js';
+import { handleMessage } from './pool/messages.js';
 
-// A task whose worker died this many times is failed instead of re-queued: a task that kills every worker
-// must not loop forever. Injected faults draw afresh per attempt, so at a fault rate p the chance that one
-// task fails this often is p**8 (3e-5 per task at p = 0.27).
-const MAX_TASK_ATTEMPTS = 8;
 const WATCHDOG_EVERY_MS = 250; // how often busy workers are checked for silence and deadlines
-// The main thread itself may stall (a long learning slice, a hidden tab's 1 s timer clamp): messages then
-// wait in the queue, so silence is only judged once checks have run without a gap longer than this.
-const STALL_MS = 1500;
-const SETTLE_AFTER_STALL_MS = 500; // and only this long after such a gap, when queued messages have arrived
-const FAILURES_KEPT = 500; // failure records kept for stats() (the counters keep counting past it)
 
 export class WorkerPool {
   /**
@@ -79,7 +73,7 @@ export class WorkerPool {
     this.faultsInjected = { crash: 0, hang: 0, slow: 0 };
     this.lastCheck = performance.now();
     this.responsiveSince = this.lastCheck;
-    this.watchdog = setInterval(() => this._check(), WATCHDOG_EVERY_MS);
+    this.watchdog = setInterval(() => watch(this), WATCHDOG_EVERY_MS);
     this.resize(size);
     this.setFaults(faults); // after the workers, so spares do not slow down the first boots
   }
@@ -149,7 +143,7 @@ export class WorkerPool {
       const slot = this.slots.pop();
       slot.worker?.terminate();
       slot.worker = null;
-      this.queue.requeue(this._takePending(slot, new WorkerDied(`worker ${slot.id} was removed`)));
+      this.queue.requeue(takePending(slot, new WorkerDied(`worker ${slot.id} was removed`)));
     }
     this.onChange();
     this._pump();
@@ -171,12 +165,12 @@ export class WorkerPool {
     slot.heapBytes = spare?.heapBytes ?? null;
     slot.lastHeard = performance.now();
     slot.spawnedAt = slot.lastHeard;
-    worker.onmessage = (event) => this._onMessage(slot, worker, event.data);
+    worker.onmessage = (event) => handleMessage(this, slot, worker, event.data);
     worker.onerror = (event) => {
       event.preventDefault();
-      this._onWorkerDied(slot, worker, `worker ${slot.id} crashed: ${event.message || 'error event'}`, 'crash');
+      workerDied(this, slot, worker, `worker ${slot.id} crashed: ${event.message || 'error event'}`, 'crash');
     };
-    worker.onmessageerror = () => this._onWorkerDied(slot, worker, `worker ${slot.id}: a message could not be decoded`, 'crash');
+    worker.onmessageerror = () => workerDied(this, slot, worker, `worker ${slot.id}: a message could not be decoded`, 'crash');
   }
 
   /**
@@ -189,7 +183,7 @@ export class WorkerPool {
     if (best) {
       this._attach(slot, best.worker, best);
       if (best.booted && this.initArgs) this._sendInit(slot);
-      else if (best.booted) this._recovered(slot);
+      else if (best.booted) recovered(this, slot);
       this.spares.topUp();
       return best.booted ? 'spare' : 'booting spare';
     }
@@ -236,7 +230,7 @@ export class WorkerPool {
         if (serial !== this.initSerial) return;
         slot.configured = serial;
         slot.bootFailures = 0;
-        this._recovered(slot);
+        recovered(this, slot);
         this.onChange();
         this._pump();
       },
@@ -278,7 +272,7 @@ export class WorkerPool {
     for (const slot of this.slots) {
       slot.worker?.terminate();
       slot.worker = null;
-      for (const entry of this._takePending(slot, new CancelledError())) entry.reject(new CancelledError());
+      for (const entry of takePending(slot, new CancelledError())) entry.reject(new CancelledError());
     }
     this.spares.terminate();
     this.slots = [];
@@ -314,7 +308,7 @@ export class WorkerPool {
         const problem = checkTrajectories(result?.packed, entry.task);
         if (problem) {
           this.counters.bad_results += 1;
-          this._onWorkerDied(slot, worker, `worker ${slot.id} sent an incomplete result (${problem})`, 'bad result', entry);
+          workerDied(this, slot, worker, `worker ${slot.id} sent an incomplete result (${problem})`, 'bad result', entry);
           return;
         }
         slot.running -= 1;
@@ -337,7 +331,7 @@ export class WorkerPool {
         // The task threw in the worker. The worker's state is unknown: replace it and run the task again
         // elsewhere; a task that always throws fails after MAX_TASK_ATTEMPTS with the worker's message.
         this.counters.task_errors += 1;
-        this._onWorkerDied(slot, worker, error.message, 'task error', entry);
+        workerDied(this, slot, worker, error.message, 'task error', entry);
       },
     );
   }
@@ -359,82 +353,6 @@ export class WorkerPool {
     });
   }
 
-  _onMessage(slot, worker, message) {
-    if (worker !== slot.worker) {
-      // A message from a worker that was already declared dead (terminate() normally stops them all).
-      if (message?.ok && message.result?.packed) this.counters.late_results_dropped += 1;
-      return;
-    }
-    const now = performance.now();
-    if (slot.booted && slot.pending.size > 0) {
-      this.silenceGaps.push(now - Math.max(slot.lastHeard, owedSince(slot), this.responsiveSince));
-      if (this.silenceGaps.length > SILENCE_GAPS_KEPT) this.silenceGaps.shift();
-    }
-    slot.lastHeard = now;
-    if (message.event === EVENT.PROGRESS) {
-      slot.progress = message.fraction;
-      this.onChange();
-      return;
-    }
-    if (message.event === EVENT.LIVE) {
-      slot.liveState = message.state;
-      slot.policyVersion = message.policy_version;
-      slot.heapBytes = message.heap_bytes;
-      return;
-    }
-    if (message.event === EVENT.HEARTBEAT) return;
-    if (message.event === EVENT.FAULT) {
-      this.counters.faults_injected += 1;
-      this.faultsInjected[message.kind] = (this.faultsInjected[message.kind] ?? 0) + 1;
-      slot.faultAt = message.at_ms;
-      slot.faultKind = message.kind;
-      return;
-    }
-    if (message.event === EVENT.BOOTED) {
-      slot.booted = true;
-      slot.heapBytes = message.heap_bytes ?? null;
-      slot.bootMs = message.ms;
-      slot.bootStages = message.stages ?? null;
-      slot.progress = 1;
-      if (this.initArgs) this._sendInit(slot);
-      else this._recovered(slot);
-      this.spares.topUp();
-      this.onChange();
-      return;
-    }
-    if (message.event === EVENT.BOOT_FAILED) {
-      slot.bootFailures += 1;
-      this._onWorkerDied(slot, worker, `worker ${slot.id} could not load Python: ${message.error?.message}`, 'boot');
-      return;
-    }
-    const pending = slot.pending.get(message.id);
-    if (!pending) return;
-    slot.pending.delete(message.id);
-    if (message.ok) {
-      if (pending.type === MSG.RUN) {
-        // A task answered whole: the fault it announced (only 'slow' ones answer) is over, so a later
-        // failure of this worker is not put down to it.
-        slot.faultAt = null;
-        slot.faultKind = null;
-      }
-      pending.resolve(message.result);
-    } else pending.reject(errorFromJSON(message.error, `worker ${slot.id}, ${pending.type}: `));
-  }
-
-  /** Reject every pending request of `slot` with `error`; return the task entries they carried. */
-  _takePending(slot, error) {
-    const pending = [...slot.pending.values()];
-    slot.pending.clear();
-    slot.running = 0;
-    slot.task = null;
-    const entries = [];
-    for (const p of pending) {
-      p.reject(error instanceof WorkerDied ? error : new WorkerDied(error.message));
-      if (p.entry && !p.entry.settled) entries.push(p.entry);
-    }
-    return entries;
-  }
-
   // ---- failure detection ------------------------------------------------------------------------
 
   /** How long a worker that owes a reply may stay silent before it is declared hung, ms. */
@@ -442,81 +360,4 @@ export class WorkerPool {
     return silenceLimitMs(this.silenceGaps);
   }
 
-  /** Watchdog: busy workers that went silent, tasks past their deadline. */
-  _check() {
-    if (this.closed) return;
-    const now = performance.now();
-    const gap = now - this.lastCheck;
-    if (gap > STALL_MS) {
-      // The page stalled or slept: nobody could answer meanwhile, so deadlines move by the lost time.
-      this.responsiveSince = now;
-      for (const slot of this.slots) if (slot.task) slot.task.deadline += gap;
-      this.counters.page_stalls += 1;
-      this.counters.longest_stall_ms = Math.max(this.counters.longest_stall_ms, Math.round(gap));
-    }
-    this.lastCheck = now;
-    if (now - this.responsiveSince < SETTLE_AFTER_STALL_MS) return;
-    const limits = { heardSince: this.responsiveSince - SETTLE_AFTER_STALL_MS, silenceLimit: this.silenceLimitMs() };
-    for (const slot of this.slots) {
-      const found = verdict(slot, now, limits);
-      if (!found) continue;
-      if (found.boot) slot.bootFailures += 1;
-      this._onWorkerDied(slot, slot.worker, found.reason, found.kind);
-    }
-  }
-
-  /**
-   * A worker failed: terminate it, re-queue its unfinished tasks (front of the queue, same ids), reject its
-   * other requests, and give the slot a spare or a new worker.
-   */
-  _onWorkerDied(slot, worker, reason, kind = 'crash', answered = null) {
-    if (worker !== slot.worker || this.closed) return;
-    worker.terminate();
-    const detected = performance.now();
-    slot.failures += 1;
-    this.counters.failures += 1;
-    const requeue = [];
-    const entries = this._takePending(slot, new WorkerDied(reason));
-    // `answered`: the task whose reply (an error or a broken result) was the failure; no longer pending.
-    if (answered && !answered.settled) entries.push(answered);
-    for (const entry of entries) {
-      entry.attempts += 1;
-      if (entry.attempts >= MAX_TASK_ATTEMPTS) {
-        this.counters.tasks_failed += 1;
-        entry.reject(new Error(`${reason} (this task failed ${entry.attempts} times)`));
-      } else requeue.push(entry);
-    }
-    this.counters.requeued += requeue.length;
-    this.queue.requeue(requeue);
-    const record = failureRecord(slot, { kind, reason, requeued: requeue.length, detected });
-    this.failures.push(record);
-    if (this.failures.length > FAILURES_KEPT) this.failures.shift();
-    forgetWorker(slot);
-    this.weights.forget(slot);
-    slot.recovering = record;
-    if (slot.bootFailures >= MAX_BOOT_FAILURES) {
-      slot.gaveUp = true;
-      slot.recovering = null;
-      this.onError(new Error(`${reason}; gave up after ${slot.bootFailures} attempts`));
-    } else {
-      slot.restarts += 1;
-      this.spares.want(this.faults ? faultSpares(this.slots.length) : 1);
-      const spareWasReady = this.spares.anyBooted();
-      record.replacement = this._giveWorker(slot);
-      if (!spareWasReady) this.spares.want(Math.min(MAX_SPARES, this.spares.target + 1));
-    }
-    this.onFailure(record);
-    this.onChange();
-    this._pump();
-  }
-
-  /** The slot is usable again: close its failure record with the recovery time. */
-  _recovered(slot) {
-    const record = slot.recovering;
-    if (!record) return;
-    slot.recovering = null;
-    record.recovered_ms = Math.round(performance.now() - record.detected_at_ms);
-    this.counters.recovered += 1;
-    this.onFailure(record);
-  }
 }

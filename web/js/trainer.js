@@ -2,26 +2,19 @@
 // carries out the schedule's commands (play on the workers or here, learn in slices, ingest, publish, evaluate),
 // and keeps the live view. It reports through the callbacks it is given (what it ingested, evaluated, how it
 // stopped) and never touches the page or the charts.
-import { yieldTask, SliceBudget, RateMeter } from './schedule.js';
+import { SliceBudget, RateMeter } from './schedule.js';
 import { CancelledError } from './pool/queue.js';
 import { pythonErrorMessage } from './pyhost.js';
-import { TaskSizer } from './sizing.js';
 import { MODES } from './training/modes.js';
-import { LiveView } from './training/view.js';
 import { asyncLoop, syncLoop } from './training/loops.js';
 import { trainerStats } from './training/report.js';
+import { asError, buildTrainer } from './training/setup.js';
+import { playLocally } from './training/local.js';
 
 const EVAL_STREAM = 1;
 const LEARN_SLICE_MS = 6; // target length of one learning slice on the main thread
 const LONG_SLICE_MS = 16; // slices longer than one 60 Hz frame are counted in stats()
 const LOCAL_SLICE_MS = 6; // main mode: target length of one slice of episode play on the main thread
-
-/** Turn anything thrown from Python or JS into an Error with a readable one-line message. */
-function asError(error, what) {
-  const wrapped = new Error(`${what}: ${pythonErrorMessage(error)}`);
-  wrapped.cause = error;
-  return wrapped;
-}
 
 export class Trainer {
   /**
@@ -77,76 +70,17 @@ export class Trainer {
     this.episodesInFlight = 0;
     this.divergence = null; // message of the last divergence (rolled back; training paused)
     try {
-      this._build();
+      buildTrainer(this);
     } catch (error) {
       this.dispose();
       throw error;
     }
   }
 
-  _keep(proxy) {
+  /** Keep a PyProxy until dispose() destroys it. */
+  keep(proxy) {
     this.proxies.push(proxy);
     return proxy;
-  }
-
-  _build() {
-    const { pyodide, tools, glue, settings } = this;
-    const overrides = { ...(settings.cfg ?? {}), seed: settings.seed };
-    if (settings.batch != null) overrides.batch_episodes = settings.batch;
-    if (settings.lanes != null) overrides.lanes = settings.lanes;
-    let config;
-    try {
-      if (this.restore) {
-        this.run = this._keep(glue.run_from_bytes(this.restore.run));
-        config = this._keep(this.run.config);
-      } else {
-        config = this._keep(glue.make_config(settings.env, JSON.stringify(overrides)));
-        const Run = pyodide.pyimport('robotrain.run').Run;
-        this.run = this._keep(Run(config));
-        Run.destroy();
-      }
-    } catch (error) {
-      throw asError(error, this.restore ? 'saved run' : 'configuration');
-    }
-    this.config = tools.toJSON(config.to_dict());
-    this.schedule = this._keep(glue.new_schedule(this.run, settings.mode));
-    this.nextCommand = this._keep(glue.next_command);
-    // Task sizing (sizing.js): 'auto' unless the settings say 'fixed'; lanes given by the user stay fixed.
-    this.sizer = new TaskSizer({
-      adaptive: settings.sizing !== 'fixed',
-      episodes: this.config.episodes_per_task,
-      lanes: settings.lanes ?? null,
-      defaultLanes: this.config.lanes,
-    });
-    this.envInfo = tools.toJSON(this.run.env_info());
-    this.drawSpec = this.envInfo.draw_spec;
-    this.view = new LiveView({ pyodide, tools, glue, config: this.config, drawSpec: this.drawSpec });
-    this._keep({ destroy: () => this.view.dispose() });
-    if (!this.pool) {
-      const Actor = pyodide.pyimport('robotrain.actor').Actor;
-      const hidden = tools.fromJSON(this.config.hidden_sizes);
-      this.actor = this._keep(Actor(this.config.env_id, this.config.seed, this.config.lanes, hidden));
-      hidden.destroy();
-      Actor.destroy();
-    }
-    this.lostBeforeRestore = 0;
-    if (this.restore) {
-      const s = tools.toJSON(this.run.stats());
-      this.counts = { episodes: s.episodes, envSteps: s.env_steps };
-      // Ids that were in flight when the run was saved are not played again after a restore.
-      this.lostBeforeRestore = s.episodes_issued - s.episodes_ingested;
-      this.trainedMs = this.restore.trainedMs ?? 0;
-    }
-    if (this.pool) {
-      this.pool.cancel();
-      this.pool.configure({
-        env_id: this.config.env_id,
-        run_seed: this.config.seed,
-        lanes: this.config.lanes,
-        hidden_sizes: this.config.hidden_sizes,
-      });
-    }
-    this._publish();
   }
 
   /** Training wall time so far, ms (including the time before a restore). */
@@ -161,7 +95,7 @@ export class Trainer {
   /** Replace the learner's weights with the last model validated by glue.load_model, and publish them. */
   applyLoadedModel() {
     this.glue.apply_model(this.run);
-    this._publish();
+    this.publish();
   }
 
   /** Watch only: no training (a run card's policy); start() does nothing. */
@@ -276,7 +210,8 @@ export class Trainer {
 
   // ---- what the loops (training/loops.js) drive: commands, tasks, ingest, learning, publication -------
 
-  _timed(what, fn) {
+  /** fn(), its time added to busyMs[what]. */
+  timed(what, fn) {
     const started = performance.now();
     try {
       return fn();
@@ -287,7 +222,7 @@ export class Trainer {
 
   /** The schedule's next command from `commands` (a Python generator), or null when it has no more. */
   commandFrom(commands) {
-    const text = this._timed('plan', () => this.nextCommand(commands));
+    const text = this.timed('plan', () => this.nextCommand(commands));
     return text == null ? null : JSON.parse(text);
   }
 
@@ -311,7 +246,7 @@ export class Trainer {
     // what is issued and neither ingested nor in flight.
     const episodes = task.stream === EVAL_STREAM ? 0 : task.stop_id - task.first_id;
     this.episodesInFlight += episodes;
-    const running = this.pool ? this.pool.submit(task, { priority }) : this._runLocal(task);
+    const running = this.pool ? this.pool.submit(task, { priority }) : playLocally(this, task);
     return running.then(
       (result) => {
         if (episodes > 0 && result.ms != null) this.sizer.observe(episodes, result.ms);
@@ -324,31 +259,9 @@ export class Trainer {
     );
   }
 
-  /** Main mode: play a task on this thread in slices of about LOCAL_SLICE_MS (Actor.begin/advance/finish). */
-  async _runLocal(task) {
-    await yieldTask();
-    if (this.stopped) throw new CancelledError();
-    if (task.lanes) this.actor.set_lanes(task.lanes);
-    this.actor.begin(task.first_id, task.stop_id, task.epsilon, task.stream);
-    for (;;) {
-      await this.gate();
-      if (this.stopped) throw new CancelledError();
-      const k = this.localBudget.units;
-      const started = performance.now();
-      const done = this.actor.advance(k);
-      const ms = performance.now() - started;
-      this.busyMs.local_episodes += ms;
-      this.localBudget.observe(k, ms);
-      this.longestLocalSliceMs = Math.max(this.longestLocalSliceMs, ms);
-      if (done) break;
-      await yieldTask();
-    }
-    return { array: this._timed('local_episodes', () => this.actor.finish()) };
-  }
-
   /** One result into the replay buffer: a single copy into the wasm heap, then Run.ingest. */
   ingest(result) {
-    this._timed('ingest', () => this._ingestNow(result));
+    this.timed('ingest', () => this._ingestNow(result));
   }
 
   _ingestNow(result) {
@@ -386,7 +299,7 @@ export class Trainer {
   ingestEval(result) {
     const array = result.array ?? this.tools.toNumpy(result.packed);
     try {
-      const mean = this._timed('ingest', () => this.run.ingest_eval(array));
+      const mean = this.timed('ingest', () => this.run.ingest_eval(array));
       if (this.solved === null && mean >= this.envInfo.solved_threshold) {
         const run = this.tools.toJSON(this.run.stats());
         this.solved = { page_ms: Math.round(performance.now()), training_ms: Math.round(this.trainingMs),
@@ -425,7 +338,7 @@ export class Trainer {
   /** The learner diverged and Python rolled it back: publish the good weights, pause, tell the page. */
   _diverged(message) {
     this.divergence = message.replace(/^[\w.]*Diverged: /, '');
-    this._publish();
+    this.publish();
     this.pause();
     this.onDiverged(this.divergence);
   }
@@ -443,14 +356,14 @@ export class Trainer {
   }
 
   /** Publish the learner's current weights outside the schedule's order (start, a loaded model, a rollback). */
-  _publish() {
+  publish() {
     this.schedule.publish().destroy();
     this.publishNow();
   }
 
   /** Send the learner's current weights to the workers (or the local actor) and the viewer. */
   publishNow() {
-    this._timed('publish', () => this._sendWeights());
+    this.timed('publish', () => this._sendWeights());
   }
 
   _sendWeights() {

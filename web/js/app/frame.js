@@ -1,6 +1,6 @@
 // The frame loop: the live robot or a replay, counters, worker tiles, charts and memory, drawn per frame or
 // every few hundred ms; scalar curve samples go on while the tab is hidden.
-import { formatBytes } from '../ui.js';
+import { formatBytes } from '../ui/format.js';
 import { noteFrame } from '../schedule.js';
 
 const STATS_EVERY_MS = 250;

@@ -1,5 +1,5 @@
 // Never lose work: model files, run cards, share links, the autosave and resuming it, the replay list.
-import { formatBytes } from '../ui.js';
+import { formatBytes } from '../ui/format.js';
 import { pythonErrorMessage } from '../pyhost.js';
 import { toQuery, OWN_CONTROL_FIELDS } from '../params.js';
 import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from '../store.js';

@@ -523,12 +523,17 @@ def run(browser_name: str, plan: Plan, site: Path) -> dict:
             out["learner_ms"] = bench.learner()
             out["time_to_solve"] = bench.solve()
     finally:
-        server.shutdown()
-        server.server_close()
-    out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    out["wall_s"] = round(progress.elapsed(), 1)
+        close(server, out, progress)
     out["ratios"] = ratios(out)
     return out
+
+
+def close(server, out: dict, progress: Progress) -> None:
+    """Stop the site's server and note the load average and the run's wall time."""
+    server.shutdown()
+    server.server_close()
+    out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["wall_s"] = round(progress.elapsed(), 1)
 
 
 def run_only(browser_name: str, plan: Plan, base: str, server, out: dict, progress: Progress) -> dict:
@@ -542,10 +547,7 @@ def run_only(browser_name: str, plan: Plan, base: str, server, out: dict, progre
             if "solve" in plan.only:
                 out["time_to_solve"] = bench.solve()
     finally:
-        server.shutdown()
-        server.server_close()
-    out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    out["wall_s"] = round(progress.elapsed(), 1)
+        close(server, out, progress)
     return out
 
 

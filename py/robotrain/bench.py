@@ -92,21 +92,27 @@ def main(argv=None) -> int:
     p.add_argument("--batches", nargs="+", type=int, default=[32, 128, 512], help="batch sizes (--learner)")
     p.add_argument("--json", metavar="FILE", help="write the results here")
     args = p.parse_args(argv)
-    out = {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
-           "epsilon": EPSILON, "actor": {}}
-    if args.learner:
-        out = {key: out[key] for key in ("python", "numpy", "machine")}
-        out["learner_ms"] = {}
-        for env_id in args.envs:
-            out["learner_ms"][env_id] = {}
-            for batch in args.batches:
-                row = learner_ms_per_update(env_id, batch)
-                out["learner_ms"][env_id][str(batch)] = row
-                print(f"{env_id:>10}  batch {batch:<5} {row['ms']:8.3f} ms per update ({row['kernel']})", flush=True)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(out, f, indent=1)
-        return 0
+    out = {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()}
+    out.update(learner_table(args) if args.learner else actor_table(args))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+def learner_table(args) -> dict:
+    table = {}
+    for env_id in args.envs:
+        table[env_id] = {}
+        for batch in args.batches:
+            row = learner_ms_per_update(env_id, batch)
+            table[env_id][str(batch)] = row
+            print(f"{env_id:>10}  batch {batch:<5} {row['ms']:8.3f} ms per update ({row['kernel']})", flush=True)
+    return {"learner_ms": table}
+
+
+def actor_table(args) -> dict:
+    table = {}
     for env_id in args.envs:
         row = {}
         for k in args.lanes:
@@ -116,11 +122,8 @@ def main(argv=None) -> int:
             lo, hi = str(min(args.lanes)), str(max(args.lanes))
             row["speedup"] = row[hi]["env_steps_per_s"] / row[lo]["env_steps_per_s"]
             print(f"{env_id:>10}  K={hi} vs K={lo}: {row['speedup']:.1f}x per env step", flush=True)
-        out["actor"][env_id] = row
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-    return 0
+        table[env_id] = row
+    return {"epsilon": EPSILON, "actor": table}
 
 
 if __name__ == "__main__":

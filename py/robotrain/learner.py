@@ -76,7 +76,7 @@ class Learner:
         dq = np.zeros_like(q)
         dq[np.arange(n), b["actions"]] = dtd
         self.q.backward(inputs, dq, self.grad)
-        _, scale = clip_scale(self.grad, c.max_grad_norm)
+        _, scale = clip_scale(self.grad, c.max_grad_norm, self.kernel)
         self.optimizer.lr = self.learning_rate(env_steps)
         self.optimizer.step(self.q.params, self.grad, scale)
         self.updates += 1

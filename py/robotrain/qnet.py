@@ -128,10 +128,10 @@ def huber(td: np.ndarray) -> tuple[float, np.ndarray]:
     return float(loss), np.clip(td, -1.0, 1.0) / len(td)
 
 
-def clip_scale(grad: np.ndarray, max_norm: float) -> tuple[float, float]:
-    """The L2 norm of ``grad`` and the factor that brings it to at most ``max_norm`` (1.0 when it is within)."""
-    k = simd.active()
-    norm = float(np.sqrt(k.sumsq(grad) if k is not None else np.dot(grad, grad)))
+def clip_scale(grad: np.ndarray, max_norm: float, kernel=None) -> tuple[float, float]:
+    """The L2 norm of ``grad`` and the factor that brings it to at most ``max_norm`` (1.0 when it is within);
+    ``kernel``: the caller's robotrain.kernel.Kernel, or None for numpy."""
+    norm = float(np.sqrt(kernel.sumsq(grad) if kernel is not None else np.dot(grad, grad)))
     return norm, (max_norm / (norm + 1e-6) if norm > max_norm else 1.0)
 
 

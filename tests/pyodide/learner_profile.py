@@ -44,7 +44,7 @@ for env_id in ("cartpole", "balancebot"):
         "forward (next_obs)": lambda: learner.q.forward(b["next_obs"]),
         "forward keeping activations (obs)": lambda: learner.q.forward_cached(b["obs"]),
         "backward": lambda: learner.q.backward(cache, np.zeros_like(q), learner.grad),
-        "clip (norm)": lambda: clip_scale(learner.grad, c.max_grad_norm),
+        "clip (norm)": lambda: clip_scale(learner.grad, c.max_grad_norm, learner.kernel),
         "Adam": lambda: learner.optimizer.step(learner.q.params, learner.grad, 1.0),
         "target, Huber, dq (numpy)": lambda: huber(q[np.arange(n), b["actions"]] - b["rewards"]),
         "whole update": lambda: learner.update(c.total_timesteps // 2),

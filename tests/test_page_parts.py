@@ -33,8 +33,8 @@ const states = {{
   old_config: stateOf(h({{ booted: true, configured: 1 }}), 2),
   failed: stateOf(h({{ booted: true, configured: 1, gaveUp: true }}), 1),
 }};
-const owing = (sent, lastHeard, task = null) => {{
-  const x = h({{ booted: true, configured: 1, lastHeard, task }});
+const owing = (sent, lastHeard, task = null, warm = true) => {{
+  const x = h({{ booted: true, configured: 1, lastHeard, task, warm }});
   x.pending.set(1, {{ sent }});
   return x;
 }};
@@ -46,6 +46,9 @@ const verdicts = {{
   stalled_page: verdict(owing(1000, 1000), 3500, {{ heardSince: 3000, silenceLimit: 2000 }}),
   boot: verdict(h({{ spawnedAt: 0 }}), BOOT_DEADLINE_MS + 1, limits)?.kind,
   idle: verdict(h({{ booted: true, configured: 1 }}), 1e9, limits),
+  // A worker whose first task has not answered yet gets FIRST_TASK_SILENCE_MS (8 s), not the 2 s limit.
+  first_task_3s: verdict(owing(1000, 1000, null, false), 4000, limits),
+  first_task_9s: verdict(owing(1000, 1000, null, false), 10000, limits)?.kind,
 }};
 console.log(JSON.stringify({{
   enum: Object.values(WorkerState), frozen: Object.isFrozen(WorkerState), states,
@@ -60,7 +63,7 @@ console.log(JSON.stringify({{
                              "running": "running", "old_config": "starting", "failed": "failed"}
     assert out["ready"] == [True, False]
     assert out["verdicts"] == {"healthy": None, "silent": "hang", "late": "deadline", "stalled_page": None,
-                               "boot": "boot", "idle": None}
+                               "boot": "boot", "idle": None, "first_task_3s": None, "first_task_9s": "hang"}
     assert out["limits"] == [2000, 3000, 10000]
     assert out["deadlines"] == [120000, 40000, 10000]
 

@@ -38,7 +38,10 @@ def test_four_workers_train_cartpole_and_the_evaluated_return_rises(page, page_l
     s = stats(page)
     report("async, 4 workers", s)
     assert s["state"] == "running" and s["mode"] == "async"
-    assert all(w["episodes"] > 0 and w["failures"] == 0 for w in s["workers"]), s["workers"]
+    assert all(w["episodes"] > 0 and w["failures"] == 0 for w in s["workers"]), (
+        [{k: w.get(k) for k in ("id", "state", "episodes", "failures")} for w in s["workers"]],
+        s["reliability"]["recent_failures"],
+    )
     assert s["updates"] > 0 and s["policy_version"] > 0
     assert s["staleness"]["max"] >= 1, "async results should sometimes come from older weights"
     # Adaptive task sizing (the default): tasks sized from measured worker time, as many lanes as episodes.

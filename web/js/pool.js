@@ -159,6 +159,7 @@ export class WorkerPool {
   _attach(slot, worker, spare = null) {
     slot.worker = worker;
     slot.booted = spare?.booted ?? false;
+    slot.warm = false; // no task of this worker has answered yet (see watchdog.js FIRST_TASK_SILENCE_MS)
     slot.progress = spare?.booted ? 1 : spare?.progress ?? 0;
     slot.bootMs = spare?.bootMs ?? null;
     slot.bootStages = spare?.bootStages ?? null;

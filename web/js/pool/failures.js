@@ -64,6 +64,7 @@ export function workerDied(pool, slot, worker, reason, kind = 'crash', answered 
   slot.failures += 1;
   pool.counters.failures += 1;
   const requeue = [];
+  const owed = [...slot.pending.values()].sort((a, b) => a.sent - b.sent).map((p) => p.type);
   const entries = takePending(slot, new WorkerDied(reason));
   // `answered`: the task whose reply (an error or a broken result) was the failure; no longer pending.
   if (answered && !answered.settled) entries.push(answered);
@@ -76,7 +77,7 @@ export function workerDied(pool, slot, worker, reason, kind = 'crash', answered 
   }
   pool.counters.requeued += requeue.length;
   pool.queue.requeue(requeue);
-  const record = failureRecord(slot, { kind, reason, requeued: requeue.length, detected });
+  const record = failureRecord(slot, { kind, reason, requeued: requeue.length, detected, owed });
   pool.failures.push(record);
   if (pool.failures.length > FAILURES_KEPT) pool.failures.shift();
   forgetWorker(slot);

@@ -17,6 +17,7 @@ export function newHandle(id) {
     id,
     worker: null,
     booted: false,
+    warm: false, // a task of its worker has answered (the first one may be slow: watchdog.js)
     progress: 0,
     bootMs: null,
     bootStages: null, // {stage: ms} of this slot's worker's boot (worker.js)
@@ -67,7 +68,7 @@ const wallClock = () => performance.timeOrigin + performance.now();
  * The failure record of `handle`'s worker (reported by stats().reliability and onFailure), taken when it is
  * declared dead at `detected` (performance.now() ms); the handle forgets the fault its worker announced.
  */
-export function failureRecord(handle, { kind, reason, requeued, detected }) {
+export function failureRecord(handle, { kind, reason, requeued, detected, owed }) {
   const record = {
     worker: handle.id,
     kind,
@@ -77,6 +78,10 @@ export function failureRecord(handle, { kind, reason, requeued, detected }) {
     // From the injected fault (announced by the worker just before it) to its detection here, ms.
     detection_ms: handle.faultAt ? Math.round(wallClock() - handle.faultAt) : null,
     requeued_tasks: requeued,
+    // What the worker owed (request types, oldest first) and how many tasks the slot had finished: a silence in a
+    // worker's first request is start-up work (the engine compiling, the heap growing), not a hang.
+    owed,
+    tasks_done: handle.tasks,
     recovered_ms: null, // from detection until the slot's worker is ready again
     replacement: null, // 'spare' (booted), 'booting spare', 'new worker' or 'spare booted later'
   };

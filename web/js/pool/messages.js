@@ -58,6 +58,7 @@ export function handleMessage(pool, slot, worker, message) {
   slot.pending.delete(message.id);
   if (message.ok) {
     if (pending.type === MSG.RUN) {
+      slot.warm = true;
       // A task answered whole: the fault it announced (only 'slow' ones answer) is over, so a later
       // failure of this worker is not put down to it.
       slot.faultAt = null;

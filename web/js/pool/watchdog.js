@@ -3,12 +3,16 @@
 
 // A worker that owes a reply and says nothing for this long is hung: HEARTBEAT_TIMEOUT_MS, or SILENCE_FACTOR x
 // the longest gap healthy workers left recently (the last SILENCE_GAPS_KEPT gaps between messages while a reply
-// was owed), up to MAX_SILENCE_MS. Healthy workers beat every 250 ms, but on busy cores they can be silent for
-// seconds (docs/tuning.md).
+// was owed), up to MAX_SILENCE_MS; FIRST_TASK_SILENCE_MS at least until a worker's first task answered. Healthy
+// workers beat every 250 ms, but on busy cores they can be silent for seconds (docs/tuning.md).
 const HEARTBEAT_TIMEOUT_MS = 2000;
 const SILENCE_FACTOR = 2;
 export const SILENCE_GAPS_KEPT = 256;
 const MAX_SILENCE_MS = 10_000;
+// A worker's first task runs cold code (the engine has not compiled the hot paths yet): in WebKit under load
+// it was silent for over 2 s while warm tasks beat every 250 ms, so until one task answered the limit is at
+// least this (docs/tuning.md).
+const FIRST_TASK_SILENCE_MS = 8000;
 // Task deadline: DEADLINE_FACTOR x p95 of the recent ms per episode (per stream) x the task's episodes, but
 // never under DEADLINE_MIN_MS; until DEADLINE_MIN_SAMPLES tasks of a stream are measured, FIRST_DEADLINE_MS.
 // The factor leaves room for a 'slow' fault (10x) on a task that itself ran 2-3x its p95 (docs/tuning.md).
@@ -54,7 +58,7 @@ export function verdict(handle, now, { heardSince, silenceLimit }) {
   }
   if (!handle.worker || !handle.booted || handle.pending.size === 0) return null;
   const silentMs = now - Math.max(handle.lastHeard, owedSince(handle), heardSince);
-  if (silentMs > silenceLimit) {
+  if (silentMs > (handle.warm ? silenceLimit : Math.max(silenceLimit, FIRST_TASK_SILENCE_MS))) {
     const s = (silentMs / 1000).toFixed(1);
     return { kind: 'hang', boot: false, reason: `worker ${handle.id} stopped answering (no heartbeat for ${s} s)` };
   }

@@ -9,7 +9,7 @@ WIDTH, HEIGHT = 860, 360
 PANEL = {"scaling": (60, 40, 440, 260), "solve": (580, 40, 240, 260)}  # x, y, w, h of each plot area, px
 COLORS = {"sync": "#1f77b4", "async": "#d62728", "ideal": "#999999", "bar": "#2ca02c", "target": "#ff7f0e",
           "numpy": "#999999", "wasm-simd": "#2ca02c", "cpython": "#1f77b4"}
-SOLVE_TARGETS = {"cartpole": 15, "acrobot": 20}  # s from navigation (the learner-kernel issue's targets)
+SOLVE_TARGETS = {"cartpole": 15, "acrobot": 20, "balancebot": 360}  # s from navigation (the learner-kernel issue's targets)
 
 
 def _nice_max(value: float) -> float:
@@ -32,7 +32,8 @@ def _axes(x0, y0, w, h, xticks, yticks, ymax, xlabel, ylabel, xpos):
     for value in yticks:
         y = y0 + h - h * value / ymax
         parts.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + w}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(_text(x0 - 6, y + 4, f"{value:,.0f}", anchor="end", size=11))
+        label = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        parts.append(_text(x0 - 6, y + 4, label, anchor="end", size=11))
     for label, value in xticks:
         parts.append(_text(xpos(value), y0 + h + 16, label, size=11))
     parts.append(_text(x0 + w / 2, y0 + h + 36, xlabel))
@@ -84,27 +85,10 @@ def render(out: dict) -> str:
     parts.append(f'<line x1="{x0 + 10}" y1="{legend_y}" x2="{x0 + 30}" y2="{legend_y}" stroke="{COLORS["ideal"]}" stroke-dasharray="5,4"/>')
     parts.append(_text(x0 + 36, legend_y + 4, "1 worker x min(workers, cores)", anchor="start", size=11))
 
-    x0, y0, w, h = PANEL["solve"]
     medians = out.get("time_to_solve", {}).get("median_from_navigation_s", {})
     # cartpole and acrobot (balancebot's minutes would flatten them): one bar per mode, the target as a line.
-    bars = [(key, t) for key, t in medians.items() if key.split("/")[0] in SOLVE_TARGETS]
-    ymax = _nice_max(max([t or 0 for _, t in bars] + list(SOLVE_TARGETS.values())) * 1.15)
-    parts.append(_text(x0 + w / 2, y0 - 16, "time to solve, from navigation", weight="bold"))
-    slot = w / max(1, len(bars))
-    parts += _axes(x0, y0, w, h, [], [ymax * i / 4 for i in range(5)], ymax, "env / mode (median)", "seconds", lambda v: x0)
-    for i, (key, t) in enumerate(bars):
-        x = x0 + slot * i
-        parts.append(_text(x + slot / 2, y0 + h + 16, key, size=10))
-        if t is None:
-            parts.append(_text(x + slot / 2, y0 + h - 8, "not solved", size=10))
-            continue
-        bar_h = h * t / ymax
-        parts.append(f'<rect x="{x + slot * 0.2:.1f}" y="{y0 + h - bar_h:.1f}" width="{slot * 0.6:.1f}" height="{bar_h:.1f}" fill="{COLORS["bar"]}"/>')
-        parts.append(_text(x + slot / 2, y0 + h - bar_h - 4, f"{t} s", size=10))
-        target = SOLVE_TARGETS[key.split("/")[0]]
-        ty = y0 + h - h * target / ymax
-        parts.append(f'<line x1="{x + slot * 0.1:.1f}" y1="{ty:.1f}" x2="{x + slot * 0.9:.1f}" y2="{ty:.1f}" stroke="{COLORS["target"]}" stroke-dasharray="4,3" stroke-width="2"/>')
-    parts.append(_text(x0 + w - 4, y0 + 14, "dashed: target", anchor="end", size=10))
+    bars = [(key, t) for key, t in medians.items() if key.split("/")[0] in ("cartpole", "acrobot")]
+    parts += _solve_panel(bars, *PANEL["solve"], "time to solve, from navigation")
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -135,5 +119,42 @@ def render_learner(out: dict) -> str:
         parts.append(f'<rect x="{lx}" y="{y0 + 6}" width="12" height="12" fill="{COLORS[kind]}"/>')
         label = {"numpy": "numpy (browser)", "wasm-simd": "SIMD kernel (browser)", "cpython": "CPython + OpenBLAS"}[kind]
         parts.append(_text(lx + 16, y0 + 16, label, anchor="start", size=11))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _solve_panel(bars, x0, y0, w, h, title) -> list[str]:
+    """One bar per (env/mode, median seconds or None) in the plot area x0, y0, w, h; each env's target dashed."""
+    ymax = _nice_max(max([t or 0 for _, t in bars] + [SOLVE_TARGETS[key.split("/")[0]] for key, _ in bars]) * 1.15)
+    parts = [_text(x0 + w / 2, y0 - 16, title, weight="bold")]
+    slot = w / max(1, len(bars))
+    parts += _axes(x0, y0, w, h, [], [ymax * i / 4 for i in range(5)], ymax, "env / mode (median)", "seconds", lambda v: x0)
+    for i, (key, t) in enumerate(bars):
+        x = x0 + slot * i
+        parts.append(_text(x + slot / 2, y0 + h + 16, key, size=10))
+        if t is None:
+            parts.append(_text(x + slot / 2, y0 + h - 8, "not solved", size=10))
+        else:
+            bar_h = h * t / ymax
+            parts.append(f'<rect x="{x + slot * 0.2:.1f}" y="{y0 + h - bar_h:.1f}" width="{slot * 0.6:.1f}" height="{bar_h:.1f}" fill="{COLORS["bar"]}"/>')
+            parts.append(_text(x + slot / 2, y0 + h - bar_h - 4, f"{t} s", size=10))
+        target = SOLVE_TARGETS[key.split("/")[0]]  # drawn over the bar
+        ty = y0 + h - h * target / ymax
+        parts.append(f'<line x1="{x + slot * 0.1:.1f}" y1="{ty:.1f}" x2="{x + slot * 0.9:.1f}" y2="{ty:.1f}" stroke="{COLORS["target"]}" stroke-dasharray="4,3" stroke-width="2"/>')
+    parts.append(_text(x0 + w - 4, y0 + 14, "dashed: target", anchor="end", size=10))
+    return parts
+
+
+def render_solve(out: dict) -> str:
+    """SVG: median time to solve from navigation per env and mode, one panel per env (their scales differ)."""
+    medians = out["time_to_solve"]["median_from_navigation_s"]
+    envs = list(dict.fromkeys(key.split("/")[0] for key in medians))
+    width, height = 860, 340
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+    panel_w = (width - 40) / max(1, len(envs))
+    for i, env in enumerate(envs):
+        bars = [(key, t) for key, t in medians.items() if key.split("/")[0] == env]
+        parts += _solve_panel(bars, 40 + 60 + panel_w * i, 50, panel_w - 90, 220, f"{env}: time to solve ({out['browser']})")
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -447,6 +447,7 @@ class Bench:
                            "env_steps": solved["env_steps"] if solved else s["env_steps"],
                            "updates": solved["updates"] if solved else s["updates"],
                            "python_ready_s": round((s["timings"].get("python_ready_ms") or 0) / 1000, 1),
+                           "python_stages_ms": s["timings"].get("python_stages_ms"),  # the page's boot, by stage
                            # The main thread's learning slices (JS -> Python calls included), ms per update.
                            "learn_ms_per_update": round(s["main_thread_busy_ms"]["learn"] / max(1, s["updates"]), 3)}
                     rows.append(row)
@@ -705,9 +706,26 @@ Figures from `python3 build.py bench` (tests/bench/page_bench.py): the built pag
 machine. Every timing is a median of repeated windows; every ratio is taken within one run. Rows "learning off"
 run actor rollouts only (`learning_starts` beyond the run, no evaluation, one batch of 384 episodes whatever the
 worker count, the page's adaptive task sizing); rows "learning on" are the page defaults. Memory is the PSS of the browser's
-whole process tree (/proc/*/smaps_rollup) minus the same browser showing a blank page.
+whole process tree (/proc/*/smaps_rollup) minus the same browser showing a blank page. Sections named
+`<browser>-<parts>` (the learner's ms per update, time to solve) come from `build.py bench -- --only ...` runs,
+each replaced by the next run of its kind; docs/benchmarks-solve.md keeps every such run.
 
 """
+
+
+def _sections(doc: Path) -> dict[str, str]:
+    """docs/benchmarks.md's sections by the first word of their heading ("chromium", "chromium-solve-balancebot")."""
+    sections: dict[str, str] = {}
+    if doc.exists():
+        for part in doc.read_text(encoding="utf-8").split("\n## ")[1:]:
+            sections[part.split(" ", 1)[0].rstrip(":")] = "## " + part.rstrip() + "\n"
+    return sections
+
+
+def _write_sections(doc: Path, sections: dict[str, str]) -> None:
+    browsers = ("chromium", "firefox", "webkit")
+    order = [b for b in browsers if b in sections] + [name for name in sections if name not in browsers]
+    doc.write_text(DOC_HEADER + "\n".join(sections[name] for name in order), encoding="utf-8")
 
 
 def write_doc(doc: Path, out: dict) -> None:
@@ -716,16 +734,30 @@ def write_doc(doc: Path, out: dict) -> None:
     svg.write_text(chart.render(out), encoding="utf-8")
     if out.get("learner_ms"):
         (doc.parent / f"benchmarks-{out['browser']}-learner.svg").write_text(chart.render_learner(out), encoding="utf-8")
-    sections: dict[str, str] = {}
-    if doc.exists():
-        text = doc.read_text(encoding="utf-8")
-        for part in text.split("\n## ")[1:]:
-            name = part.split(" ", 1)[0]
-            sections[name] = "## " + part.rstrip() + "\n"
+    sections = _sections(doc)
     sections[out["browser"]] = markdown(out, svg.name)
-    browsers = ("chromium", "firefox", "webkit")
-    order = [b for b in browsers if b in sections] + [name for name in sections if name not in browsers]
-    doc.write_text(DOC_HEADER + "\n".join(sections[name] for name in order), encoding="utf-8")
+    _write_sections(doc, sections)
+
+
+def write_only_section(doc: Path, out: dict) -> None:
+    """An --only run's tables and charts as their own section of docs/benchmarks.md, named by the browser, the
+    sections and the envs it ran ("chromium-solve-balancebot"): a later run of the same kind replaces it."""
+    envs = list(dict.fromkeys(r["env"] for r in out.get("time_to_solve", {}).get("rows", [])))
+    name = "-".join([out["browser"], *out["only"], *envs])
+    lines = [f"## {name}: {out['browser']} {out.get('browser_version', '')}, `--only {' '.join(out['only'])}`", "",
+             f"Measured {out['started_utc']} in {out['wall_s']} s; load average {out['loadavg_start']} at the start, "
+             f"{out['loadavg_end']} at the end.", ""]
+    if out.get("learner_ms"):
+        svg = doc.parent / f"benchmarks-{out['browser']}-learner.svg"
+        svg.write_text(chart.render_learner(out), encoding="utf-8")
+        lines += learner_markdown(out, f"benchmarks-{out['browser']}.svg")
+    if out.get("time_to_solve"):
+        svg = doc.parent / f"benchmarks-{'-'.join([out['browser'], 'solve', *envs])}.svg"
+        svg.write_text(chart.render_solve(out), encoding="utf-8")
+        lines += solve_markdown(out) + [f"![time to solve]({svg.name})", ""]
+    sections = _sections(doc)
+    sections[name] = "\n".join(lines)
+    _write_sections(doc, sections)
 
 
 def write_only_doc(doc: Path, out: dict, text: str) -> None:
@@ -747,10 +779,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter windows and fewer worker counts (< 3 min)")
     parser.add_argument("--doc", metavar="FILE", default=None,
                         help="Markdown file whose section for this browser is rewritten ('' for none; default "
-                             "docs/benchmarks.md, or docs/benchmarks-solve.md, appended to, with --only)")
+                             "docs/benchmarks.md; with --only, docs/benchmarks-solve.md is appended to and the run's "
+                             "own section of benchmarks.md beside it rewritten)")
     parser.add_argument("--site", metavar="DIR", help="an already built site (default: build one into a temp dir)")
     parser.add_argument("--only", nargs="+", choices=["learner", "solve"], default=[],
-                        help="run only these sections (JSON only, no document)")
+                        help="run only these sections")
     parser.add_argument("--envs", nargs="+", choices=list(SOLVE_TARGETS_S), default=[], help="time-to-solve envs")
     parser.add_argument("--modes", nargs="+", choices=["main", "sync", "async"], default=[], help="time-to-solve modes")
     args = parser.parse_args(argv)
@@ -769,6 +802,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         if args.doc:
             write_only_doc(Path(args.doc), out, text)
+            write_only_section(Path(args.doc).parent / "benchmarks.md", out)
         return 0
     print(table(out), flush=True)
     if args.doc:

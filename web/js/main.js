@@ -31,7 +31,7 @@ const app = {
   trainer: null,
   curves: new Curves(), // the charts' and the replay list's data, fed by the trainer's events
   pendingStart: false,
-  timings: { page_start_ms: Math.round(performance.now()), python_ready_ms: null, workers_ready_ms: null },
+  timings: { page_start_ms: Math.round(performance.now()), python_ready_ms: null, python_stages_ms: null, workers_ready_ms: null },
   fps: 0,
   framesDrawn: 0,
   pushes: 0,

@@ -104,7 +104,18 @@ export async function loadRobotrain(
   { runtime = null, snapshot = null, makeSnapshot = false, kernel = kernelChoice } = {},
 ) {
   const started = performance.now();
-  onProgress('runtime', 0.05);
+  // Where the time goes, ms from each stage's start to the next's (the benchmark's start-up breakdown).
+  const stages = {};
+  let stage = null;
+  let stageStarted = started;
+  const progress = (next, fraction) => {
+    const now = performance.now();
+    if (stage) stages[stage] = Math.round(now - stageStarted);
+    stage = next;
+    stageStarted = now;
+    onProgress(next, fraction);
+  };
+  progress('runtime', 0.05);
   let pyodide;
   try {
     const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', baseURL).href);
@@ -127,9 +138,9 @@ export async function loadRobotrain(
   } finally {
     if (makeSnapshot) snapshotReady(null); // no-op once resolved; otherwise workers start without a snapshot
   }
-  onProgress('numpy', 0.6);
+  progress('numpy', 0.6);
   await pyodide.loadPackage('numpy', { messageCallback: () => {}, errorCallback: (m) => console.log(m) });
-  onProgress('robotrain', 0.85);
+  progress('robotrain', 0.85);
   const response = await fetch(new URL('py/robotrain.zip', baseURL));
   if (!response.ok) throw new Error(`could not fetch py/robotrain.zip: HTTP ${response.status}`);
   pyodide.unpackArchive(await response.arrayBuffer(), 'zip', { extractDir: PACKAGE_DIR });
@@ -139,8 +150,9 @@ export async function loadRobotrain(
   for (const name of ['numpy', 'robotrain']) pyodide.pyimport(name).destroy();
   await selectKernel(pyodide, kernel);
   trimPackageFiles(pyodide);
-  onProgress('ready', 1);
+  progress('ready', 1);
   pyodide.robotrainLoadMs = performance.now() - started;
+  pyodide.robotrainStagesMs = stages; // {runtime, numpy, robotrain}
   return pyodide;
 }
 

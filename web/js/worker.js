@@ -25,20 +25,10 @@ const bootKit = receiveRuntime();
 const booting = (async () => {
   const started = performance.now();
   const kit = await bootKit;
-  // Where the boot time goes, ms: waiting for the page's boot kit, then each loadRobotrain stage (the time
-  // from a stage's start to the next stage's start), for the benchmark's start-up breakdown.
-  const stages = { wait_for_page: performance.now() - started };
-  let stage = null;
-  let stageStarted = performance.now();
+  const waited = performance.now() - started;
   const pyodide = await loadRobotrain(
     BASE_URL,
-    (next, fraction) => {
-      const now = performance.now();
-      if (stage) stages[stage] = (stages[stage] ?? 0) + now - stageStarted;
-      stage = next;
-      stageStarted = now;
-      self.postMessage({ event: EVENT.PROGRESS, stage: next, fraction });
-    },
+    (stage, fraction) => self.postMessage({ event: EVENT.PROGRESS, stage, fraction }),
     kit,
   );
   kit.snapshot = null; // the interpreter holds its own copy now; this one (20 MB) can be collected
@@ -47,7 +37,9 @@ const booting = (async () => {
   ActorClass = pyodide.pyimport('robotrain.actor').Actor;
   webhost = pyodide.pyimport('robotrain.webhost');
   liveRow = webhost.live_row;
-  stages.actor_import = performance.now() - stageStarted;
+  // Where the boot time went, ms: waiting for the page's boot kit, loadRobotrain's stages, the actor's import.
+  const stages = { wait_for_page: Math.round(waited), ...pyodide.robotrainStagesMs };
+  stages.actor_import = Math.round(performance.now() - started - waited - pyodide.robotrainLoadMs);
   self.postMessage({ event: EVENT.BOOTED, ms: performance.now() - started, heap_bytes: heapBytes(), stages });
 })();
 booting.catch((error) => self.postMessage({ event: EVENT.BOOT_FAILED, error: errorToJSON(error) }));

@@ -31,6 +31,7 @@ export function createSession(ctx) {
         return;
       }
       app.timings.python_ready_ms = Math.round(performance.now());
+      app.timings.python_stages_ms = app.pyodide.robotrainStagesMs;
       app.tools = pyTools(app.pyodide);
       const kernelModule = app.pyodide.pyimport('robotrain.kernel');
       try {

@@ -11,7 +11,8 @@ the page reads as they are:
                                               results in task (episode-id) order; async: ingest what has arrived
     {"op": "publish", "version": v}           send the learner's current weights (policy version v) to the actors
     {"op": "evaluate", "task": t, "version": v}   play the greedy task t with the published weights (version v)
-                                              and ``Run.ingest_eval`` the result (sync waits for it, async not)
+                                              and ``Run.ingest_eval`` the result, at the latest in the next
+                                              ``ingest`` (a host may ingest it as soon as it arrives)
 
 A host asks for the next command only after it has carried out the previous one (for ``play``: handed the
 tasks to its actors; for ``evaluate`` in async mode: started it), so the schedule reads the state those
@@ -24,7 +25,10 @@ Knobs, one meaning each:
   ``ASYNC_MIN_PUBLISH_INTERVAL_S`` of the last publication.
 - The evaluation always plays the *published* weights (the ones the actors hold), on every host. Async mode
   therefore publishes nothing while an evaluation is in flight: a host that starts the evaluation task late
-  (its actors busy) still plays the version the command names.
+  (its actors busy) still plays the version the command names. An evaluation never changes training, so a
+  host may let it run beside the next batch (the page does: the learner need not idle while an actor plays
+  balancebot's 20 x 8,000 greedy steps); no new evaluation is due while one is pending, and the next batch's
+  ``ingest`` takes it at the latest, so the evaluation points are the same on every host.
 
 Synchronous mode is a pipeline of batches of ``batch_episodes`` ids: batch k is played with the weights
 published after batch k - 1 while the learner runs the updates that the batches before it earned; then batch k

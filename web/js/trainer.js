@@ -46,6 +46,7 @@ export class Trainer {
     this.longSlices = 0;
     this.inflight = 0;
     this.arrivals = [];
+    this.evaluating = null; // sync mode: the evaluation in flight beside the next batch (training/loops.js)
     this.resumeWaiters = [];
     this.arrivalWaiters = [];
     this.loopStarted = false;
@@ -63,6 +64,8 @@ export class Trainer {
     this.localBudget = new SliceBudget({ targetMs: LOCAL_SLICE_MS, initialMsPerUnit: 2, maxUnits: 100000 });
     this.longestLocalSliceMs = 0;
     this.busyMs = { ingest: 0, learn: 0, plan: 0, publish: 0, local_episodes: 0 };
+    // Sync mode: time the loop waited, ms, with nothing to learn: for the batch's results, for an evaluation.
+    this.waitedMs = { batch: 0, evaluation: 0 };
     this.startedAt = null;
     this.activeMs = 0;
     this.runningSince = null;

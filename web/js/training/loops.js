@@ -29,6 +29,16 @@ async function learnUpTo(t, updates) {
   }
 }
 
+/** `promise`, awaited, the wait added to t.waitedMs[what]. */
+async function waited(t, what, promise) {
+  const started = performance.now();
+  try {
+    return await promise;
+  } finally {
+    t.waitedMs[what] += performance.now() - started;
+  }
+}
+
 /** Main mode: the batch's tasks on this thread, one after the other. */
 async function playHere(t, tasks) {
   const results = [];
@@ -41,6 +51,7 @@ async function playHere(t, tasks) {
 
 export async function syncLoop(t) {
   while (!t.stopped) {
+    if (t.budgetReached && t.evaluating) await waited(t, 'evaluation', t.evaluating); // the run's last one
     t.checkBudget();
     await t.gate();
     if (t.stopped) return;
@@ -65,7 +76,8 @@ async function syncBatch(t, commands) {
     } else if (command.op === 'learn') {
       await learnUpTo(t, command.updates);
     } else if (command.op === 'ingest') {
-      const results = playing ? await playing : await playHere(t, tasks);
+      if (t.evaluating) await waited(t, 'evaluation', t.evaluating); // the schedule: in by the next ingest
+      const results = playing ? await waited(t, 'batch', playing) : await playHere(t, tasks);
       if (t.stopped) return;
       for (const result of results) t.ingest(result); // tasks come in id order
       t.onChange();
@@ -73,15 +85,35 @@ async function syncBatch(t, commands) {
     } else if (command.op === 'publish') {
       t.publishNow();
     } else if (command.op === 'evaluate') {
-      const result = await t.execute(t.evalTaskOf(command), true);
-      if (t.stopped) return;
-      t.ingestEval(result);
+      if (t.pool) evaluateBesideLearning(t, command);
+      else {
+        const result = await t.execute(t.evalTaskOf(command), true); // main mode: one thread, nothing to overlap
+        if (t.stopped) return;
+        t.ingestEval(result);
+      }
     } else {
       throw new Error(`unknown command ${command.op}`);
     }
   }
 }
 
+/**
+ * Sync mode with workers: start the greedy evaluation (first in the pool's queue) and go on with the next
+ * batch; its result is ingested as soon as it arrives. It plays published weights and never changes training,
+ * so when it is ingested changes no curve (robotrain.schedule); the batch's ingest waits for it at the latest.
+ * The learner no longer idles while a worker plays the evaluation's episodes (balancebot: 20 x 8,000 steps).
+ */
+function evaluateBesideLearning(t, command) {
+  const tracked = t.execute(t.evalTaskOf(command), true)
+    .then((result) => {
+      if (!t.stopped) t.ingestEval(result);
+    })
+    .catch((error) => t.fail(error)) // as in async mode: a failed evaluation stops the run with its reason
+    .finally(() => {
+      if (t.evaluating === tracked) t.evaluating = null;
+    });
+  t.evaluating = tracked;
+}
 
 function waitArrival(t, ms) {
   return Promise.race([new Promise((resolve) => t.arrivalWaiters.push(resolve)), sleep(ms)]);

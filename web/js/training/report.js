@@ -38,6 +38,7 @@ export function trainerStats(t) {
     main_thread_busy_ms: Object.fromEntries(
       Object.entries({ ...t.busyMs, view: t.view?.busyMs ?? 0 }).map(([k, v]) => [k, Math.round(v)]),
     ),
+    sync_waits_ms: { batch: Math.round(t.waitedMs.batch), evaluation: Math.round(t.waitedMs.evaluation) },
     training_wall_ms: Math.round(t.trainingMs),
     updates_per_slice: t.budget.units,
     env_info: t.envInfo,

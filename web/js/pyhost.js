@@ -128,7 +128,10 @@ export async function loadRobotrain(
         ...(makeSnapshot ? { _makeSnapshot: true } : {}),
       }),
     );
-    if (makeSnapshot) snapshotReady(pyodide.makeMemorySnapshot());
+    if (makeSnapshot) {
+      progress('snapshot', 0.5);
+      snapshotReady(pyodide.makeMemorySnapshot());
+    }
     if (snapshot) {
       // The restored heap is a copy: free the 20 MB snapshot now (Pyodide keeps its options for the interpreter's
       // lifetime, and an idle worker may not collect garbage for a long time). transfer(0) frees the bytes at once.
@@ -152,7 +155,7 @@ export async function loadRobotrain(
   trimPackageFiles(pyodide);
   progress('ready', 1);
   pyodide.robotrainLoadMs = performance.now() - started;
-  pyodide.robotrainStagesMs = stages; // {runtime, numpy, robotrain}
+  pyodide.robotrainStagesMs = stages; // {runtime, snapshot (the page), numpy, robotrain}
   return pyodide;
 }
 

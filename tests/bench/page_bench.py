@@ -441,7 +441,7 @@ class Bench:
                     self.close(tab)
                     solved = s.get("solved")
                     row = {"env": env, "mode": mode, "workers": len(s["workers"]), "seed": seed, "kernel": s.get("kernel"),
-                           "solved": solved is not None, "cap_s": cap,
+                           "solved": solved is not None, "cap_s": cap, "budget_reached": bool(s.get("finished")),
                            "from_navigation_s": round(solved["page_ms"] / 1000, 1) if solved else None,
                            "training_s": round(solved["training_ms"] / 1000, 1) if solved else None,
                            "env_steps": solved["env_steps"] if solved else s["env_steps"],
@@ -459,7 +459,8 @@ class Bench:
                     rows.append(row)
                     self.progress.done(f"{env} {mode} ({row['workers']} workers) seed {seed}: " + (
                         f"solved {row['from_navigation_s']} s after navigation ({row['training_s']} s training, "
-                        f"{row['env_steps']:,} env steps, {row['updates']:,} updates)" if solved else f"not solved within {cap} s")
+                        f"{row['env_steps']:,} env steps, {row['updates']:,} updates)" if solved else
+                        "the step budget ended unsolved" if row["budget_reached"] else f"not solved within {cap} s")
                         + f"; time at the end, s: {row['breakdown_s']}")
         medians = {}
         for env, _, _ in self.plan.solve_runs:
@@ -701,7 +702,8 @@ def solve_markdown(out: dict) -> list[str]:
              "| learning slices, ms per update | of the training: learning, s | waiting for workers (batch, evaluation), s |",
              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in solve["rows"]:
-        when = f"{r['from_navigation_s']}" if r["solved"] else f"not within {r['cap_s']}"
+        when = (f"{r['from_navigation_s']}" if r["solved"] else
+                "not solved: the step budget ended" if r.get("budget_reached") else f"not within {r['cap_s']}")
         b = r.get("breakdown_s")
         waits = f"{b['wait_batch']}, {b['wait_evaluation']}" if b and r["mode"] != "async" else "–"
         lines.append(f"| {r['env']} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "

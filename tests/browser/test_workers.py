@@ -68,3 +68,33 @@ def test_mode_and_worker_count_from_the_controls(page, page_log, base_url):
     page.wait_for_timeout(500)
     assert page.workers == [], "main mode terminates the workers"
     assert page_log.problems() == []
+
+
+def test_changing_the_worker_count_keeps_the_run_and_its_curve(page, page_log, base_url):
+    """Workers 1 -> 2 -> 1 mid-run: the pool is resized under the run (no reset), and the sync history is still
+    the command line's for the same seed (kernel=numpy: the same arithmetic), whoever played each episode."""
+    from robotrain.config import Config
+    from robotrain.serial import train_serial
+
+    page.goto(f"{base_url}?workers=1&mode=sync&seed=3&kernel=numpy&autostart=1")
+    wait_for(page, "robotrain.stats().workers_ready === 1 && robotrain.stats().episodes >= 40", 180, "1 worker training")
+    before = stats(page)["env_steps"]
+    page.select_option("#workers", "2")
+    assert "the run goes on" in page.locator("#notice-text").inner_text()
+    wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().workers.every(w => w.episodes > 0)",
+             180, "the second worker to play")
+    grown = stats(page)
+    assert grown["env_steps"] > before and grown["state"] == "running", "the run went on, from where it was"
+    page.select_option("#workers", "1")
+    wait_for(page, f"robotrain.stats().workers.length === 1 && robotrain.stats().episodes >= {grown['episodes'] + 24}",
+             180, "training on with one worker")
+    page.evaluate("robotrain.pause()")
+    s = stats(page)
+    assert s["errors"] == [] and s["episodes_lost"] == 0 and s["episodes_duplicated"] == 0, s
+    history = page.evaluate("robotrain.history()")
+    ids = [e[0] for e in history["episodes"]]
+    assert ids == list(range(len(ids))), "every episode id once, in order"
+    reference = train_serial(Config.for_env("cartpole", seed=3), max_steps=s["env_steps"]).history()
+    n = min(len(ids), len(reference["episodes"]))
+    assert n >= 64 and history["episodes"][:n] == reference["episodes"][:n]
+    assert page_log.problems() == []

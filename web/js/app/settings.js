@@ -83,7 +83,22 @@ export function createSettings(ctx) {
       ctx.boot();
       return;
     }
+    if (name === 'workers' && resizesInPlace()) {
+      // The run goes on: episodes depend only on their ids and the weights, so the pool may grow or shrink
+      // under it (a removed worker's task runs again elsewhere with the same ids); a sync curve is the same.
+      const count = workerCount(app.settings);
+      ctx.ensurePool(count);
+      ctx.notice(`Now ${count} worker${count === 1 ? '' : 's'}; the run goes on where it was.`);
+      ctx.refreshButtons();
+      return;
+    }
     ctx.rebuild();
+  }
+
+  /** A worker-count change can resize the pool under the current run (both have workers, the run is healthy). */
+  function resizesInPlace() {
+    const t = app.trainer;
+    return Boolean(t && app.pool && !t.disposed && t.state !== 'error' && workerCount(app.settings) > 0);
   }
 
   /** A hyperparameter typed in the form: checked while typing (blocks Start), applied on change. */

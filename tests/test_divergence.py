@@ -70,6 +70,18 @@ def test_weights_published_after_a_rollback_are_finite():
     assert np.isfinite(packed).all()
 
 
+def test_publishing_nan_weights_rolls_back_instead():
+    run = _run_with_data()
+    run.learn(CHECKPOINT_EVERY)
+    good = _state(run)[0]
+    run.learn(1)  # keeps the weights of update CHECKPOINT_EVERY as the last good ones, then learns one more
+    run.learner.q.params[0] = np.nan  # written between two slices: the next command is a publication
+    with pytest.raises(Diverged, match=f"NaN or Inf in the weights.*weights of update {CHECKPOINT_EVERY}"):
+        run.weights_packed()
+    assert run.divergences == 1 and np.isfinite(run.weights_packed()).all()
+    assert np.array_equal(run.learner.q.params, good)
+
+
 def test_without_divergence_learning_is_unchanged():
     """The guard only copies and checks: the same seed gives the same weights with or without checkpoints."""
     a, b = _run_with_data(), _run_with_data()

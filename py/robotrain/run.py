@@ -180,6 +180,12 @@ class Run:
         raise Diverged(f"{why} at update {lr.updates}; rolled back to the weights of update {at}")
 
     def weights_packed(self) -> np.ndarray:
+        """The learner's weights for the actors, never non-finite ones: ``Diverged`` (after the rollback) instead.
+
+        ``learn`` leaves finite weights, but anything that writes them between two slices (a host's publication
+        comes first in its order) must not send NaN to the actors, who would refuse it."""
+        if not self._learner_finite():
+            self._rollback("NaN or Inf in the weights")
         return self.learner.weights_packed()
 
     def eval_due(self) -> bool:

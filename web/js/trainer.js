@@ -346,7 +346,7 @@ export class Trainer {
     this.onDiverged(this.divergence);
   }
 
-  /** Test hook: put a NaN into the learner's online weights (the next learning slice must roll back). */
+  /** Test hook: put a NaN into the learner's online weights (the next learning slice or publication rolls back). */
   injectNaN() {
     const params = this.run.learner.q.params;
     const view = params.getBuffer('f32');
@@ -366,7 +366,12 @@ export class Trainer {
 
   /** Send the learner's current weights to the workers (or the local actor) and the viewer. */
   publishNow() {
-    this.timed('publish', () => this._sendWeights());
+    try {
+      this.timed('publish', () => this._sendWeights());
+    } catch (error) {
+      if (error?.type !== 'Diverged') throw error;
+      this._diverged(pythonErrorMessage(error)); // rolled back: publishes the good weights, pauses
+    }
   }
 
   _sendWeights() {

@@ -78,10 +78,10 @@ export function failureRecord(handle, { kind, reason, requeued, detected, owed }
     // From the injected fault (announced by the worker just before it) to its detection here, ms.
     detection_ms: handle.faultAt ? Math.round(wallClock() - handle.faultAt) : null,
     requeued_tasks: requeued,
-    // What the worker owed (request types, oldest first) and how many tasks the slot had finished: a silence in a
-    // worker's first request is start-up work (the engine compiling, the heap growing), not a hang.
+    // What the worker owed (request types, oldest first) and whether no task of it had answered yet (the
+    // watchdog's longer first-task limit applied: its silence may be start-up work, the engine compiling).
     owed,
-    tasks_done: handle.tasks,
+    first_task: !handle.warm,
     recovered_ms: null, // from detection until the slot's worker is ready again
     replacement: null, // 'spare' (booted), 'booting spare', 'new worker' or 'spare booted later'
   };

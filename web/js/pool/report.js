@@ -27,7 +27,7 @@ export function describeHandles(handles, configSerial, { live = false, now = per
       tasks: s.tasks,
       load_progress: s.booted ? 1 : Math.round(s.progress * 100) / 100,
       boot_ms: s.bootMs === null ? null : Math.round(s.bootMs),
-      boot_stages_ms: s.bootStages ? Object.fromEntries(Object.entries(s.bootStages).map(([k, v]) => [k, Math.round(v)])) : null,
+      boot_stages_ms: s.bootStages, // whole ms already (worker.js)
       policy_version: s.policyVersion,
       heap_bytes: s.heapBytes,
     };

@@ -57,11 +57,25 @@ def test_layer_passes_equal_numpy_on_odd_shapes_strided_inputs_and_batch_1(check
     assert layer[worst] < LAYER_TOL, worst
 
 
-def test_network_forward_and_backward_equal_the_numpy_path(checks):
-    errors = {k: v for k, v in checks["network"].items() if not k.startswith("path")}
-    assert len(errors) == 8
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_network_forward_and_backward_equal_the_numpy_path(checks, layer_norm):
+    errors = {k: v for k, v in checks["network"].items()
+              if not k.startswith("path") and ("layernorm" in k) == layer_norm}
+    # Plain: 4 networks; LayerNorm: 6 (1 and 2 hidden layers, widths 1, 7, 33, 63, 84, 120, 128, batch 1,
+    # strided rows); each forward with and without its record, and backward.
+    assert len(errors) == (6 if layer_norm else 4) * 3
     worst = max(errors, key=errors.get)
     assert errors[worst] < LAYER_TOL, worst
+
+
+def test_layer_norm_gradient_through_the_kernel_matches_finite_differences(checks):
+    fd = checks["finite_differences"]
+    assert fd["path"] == "wasm-simd"
+    grad, numeric = np.array(fd["kernel"]), np.array(fd["numeric"])
+    assert len(grad) == (3 * 8 + 8 + 2 * 8) + (8 * 7 + 7 + 2 * 7) + (7 * 2 + 2)
+    assert np.abs(grad).max() > 1e-2
+    # The tolerance of tests/test_learning.py's numpy check: float32 forward passes limit the differences.
+    np.testing.assert_allclose(grad, numeric, atol=2e-3, rtol=2e-2)
 
 
 def test_adam_and_the_soft_target_update_are_bit_exact_and_the_norm_is_close(checks):
@@ -97,6 +111,8 @@ def test_300_learner_updates_stay_within_1e_5_of_numpy(checks):
     ("network obs width", "x has shape"),
     ("network dout shape", "dout has shape"),
     ("network grad length", "grad has shape"),
+    ("layernorm record of a plain network", "acts has shape"),
+    ("layernorm grad without gain and offset", "grad has shape"),
 ])
 def test_bad_input_is_a_value_error_naming_the_argument(checks, case, argument):
     assert checks["bad_input"][case].startswith(f"ValueError: {argument}")

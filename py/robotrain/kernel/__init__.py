@@ -77,8 +77,8 @@ class Kernel:
         sig = {
             "rt_layer_forward": [_P, _I, _P, _P, _P, _I, _I, _I, _I],
             "rt_layer_backward": [_P, _I, _P, _P, _P, _P, _P, _P, _I, _P, _I, _I, _I],
-            "rt_mlp_forward": [_P, _P, _I, _P, _I, _I, _P, _P],
-            "rt_mlp_backward": [_P, _P, _I, _P, _I, _I, _P, _P, _P, _P],
+            "rt_mlp_forward": [_P, _P, _I, _I, _P, _I, _I, _P, _P],
+            "rt_mlp_backward": [_P, _P, _I, _I, _P, _I, _I, _P, _P, _P, _P],
             "rt_sumsq": [_P, _I],
             "rt_adam": [_P, _P, _P, _P, _I, _F, _F, _F, _F, _F, _F, _F, _F],
             "rt_replay_gather": [_P, _I, _I, _I, _P, _I, _I, _F, _P, _P],
@@ -158,20 +158,25 @@ class Kernel:
                          _need("m", m, (n,), True), _need("v", v, (n,), True), n, f(gscale), f(beta1),
                          f(1 - beta1), f(beta2), f(1 - beta2), f(step_size), f(bc2), f(eps))
 
-    def network(self, params: np.ndarray, sizes: list[int]) -> "NetworkKernel":
-        """Whole-network passes over ``params`` (the flat vector of robotrain.qnet's layout for ``sizes``)."""
-        return NetworkKernel(self, params, sizes)
+    def network(self, params: np.ndarray, sizes: list[int], layer_norm: bool = False) -> "NetworkKernel":
+        """Whole-network passes over ``params`` (the flat vector of robotrain.qnet's layout for ``sizes`` and
+        ``layer_norm``)."""
+        return NetworkKernel(self, params, sizes, layer_norm)
 
 
 class NetworkKernel:
     """One network's forward and backward in one C call each. The parameter vector's address is taken once (it
-    never moves: ``QNetwork.params`` is allocated once); per call only the batch arrays are checked."""
+    never moves: ``QNetwork.params`` is allocated once); per call only the batch arrays are checked.
 
-    def __init__(self, kernel: Kernel, params: np.ndarray, sizes: list[int]):
+    With ``layer_norm`` every hidden layer is LayerNorm then ReLU (robotrain.qnet), and the forward pass's record
+    also keeps each hidden layer's normalized pre-activation and 1 / std per row for the backward pass."""
+
+    def __init__(self, kernel: Kernel, params: np.ndarray, sizes: list[int], layer_norm: bool = False):
         sizes = [int(s) for s in sizes]
         if not 2 <= len(sizes) <= MAX_LAYERS + 1 or min(sizes) < 1:
             raise ValueError(f"layer sizes {sizes} must be 2 to {MAX_LAYERS + 1} positive widths")
-        count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layer_norm = bool(layer_norm)
+        count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) + (2 * sum(sizes[1:-1]) if layer_norm else 0)
         self.lib = kernel.lib
         self.params = params
         self._params_ptr = _need("params", params, (count,))
@@ -180,19 +185,21 @@ class NetworkKernel:
         self.layers = len(sizes) - 1
         self.obs_dim, self.out_dim = sizes[0], sizes[-1]
         self.hidden_total = sum(sizes[1:-1])
+        # Floats of the forward record per batch row: hidden outputs, and with LayerNorm zhat and 1 / std too.
+        self.record_width = self.hidden_total + (self.hidden_total + self.layers - 1 if layer_norm else 0)
         self.widest_hidden = max(sizes[1:-1], default=0)
         self.widest_layer = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
         self._scratch = np.empty(0, dtype=np.float32)
 
     def forward(self, x: np.ndarray, keep: bool = False):
-        """Q-values (n, out) for x (n, obs_dim; rows may be strided). With ``keep``, also the hidden activations
+        """Q-values (n, out) for x (n, obs_dim; rows may be strided). With ``keep``, also the record of the pass
         (what ``backward`` needs), else only the Q-values."""
         n, k = _shape2("x", x)
         px = _need("x", x, (n, self.obs_dim), row_stride=True)
-        acts = np.empty(n * self.hidden_total, dtype=np.float32)
+        acts = np.empty(n * self.record_width, dtype=np.float32)
         out = np.empty((n, self.out_dim), dtype=np.float32)
-        self.lib.rt_mlp_forward(self._params_ptr, self._sizes_ptr, self.layers, px, _row_stride(x), n,
-                                _address(acts), _address(out))
+        self.lib.rt_mlp_forward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), px,
+                                _row_stride(x), n, _address(acts), _address(out))
         return (out, (x, acts)) if keep else out
 
     def backward(self, cache, dout: np.ndarray, grad: np.ndarray) -> None:
@@ -200,14 +207,14 @@ class NetworkKernel:
         x, acts = cache
         n = x.shape[0]
         px = _need("x", x, (n, self.obs_dim), row_stride=True)
-        _need("acts", acts, (n * self.hidden_total,))
+        _need("acts", acts, (n * self.record_width,))
         pd = _need("dout", dout, (n, self.out_dim))
         pg = _need("grad", grad, self.params.shape, writable=True)
         need = 2 * n * self.widest_hidden + self.widest_layer
         if self._scratch.size < need:
             self._scratch = np.empty(need, dtype=np.float32)
-        self.lib.rt_mlp_backward(self._params_ptr, self._sizes_ptr, self.layers, px, _row_stride(x), n,
-                                 _address(acts), pd, pg, _address(self._scratch))
+        self.lib.rt_mlp_backward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), px,
+                                 _row_stride(x), n, _address(acts), pd, pg, _address(self._scratch))
 
 
 def _shape2(name: str, a) -> tuple[int, int]:

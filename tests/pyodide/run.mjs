@@ -8,10 +8,13 @@
 // With `broken`, the kernel file is replaced by bytes no engine can instantiate before it is loaded: what an
 // engine without WebAssembly SIMD sees.
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [distArg, scriptArg, choice = 'auto', broken] = process.argv.slice(2);
+// The host's load averages (1, 5, 15 min), for scripts that measure time (`from js import hostLoadavg`).
+globalThis.hostLoadavg = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 const dist = resolve(distArg);
 const { loadPyodide } = await import(pathToFileURL(`${dist}/pyodide/pyodide.mjs`).href);
 const { selectKernel } = await import(pathToFileURL(`${dist}/js/pyhost.js`).href);

@@ -16,15 +16,19 @@ from robotrain.serial import SerialHost, train_serial
 
 # --- Q-network -----------------------------------------------------------------------------------------
 
-def test_gradient_matches_finite_differences():
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_gradient_matches_finite_differences(layer_norm):
     rng = np.random.default_rng(0)
-    net = QNetwork(3, 2, (8, 8), rng)
+    net = QNetwork(3, 2, (8, 8), rng, layer_norm=layer_norm)
+    for g, o in zip(net.gain, net.offset):  # away from the init (gain 1, offset 0), to check every term
+        g[:] = rng.uniform(0.5, 1.5, g.shape)
+        o[:] = rng.uniform(-0.3, 0.3, o.shape)
     x = rng.normal(size=(6, 3)).astype(np.float32)
     actions = rng.integers(0, 2, 6)
     y = (rng.normal(size=6) * 2).astype(np.float32)
 
     def loss(params):
-        n = QNetwork(3, 2, (8, 8))
+        n = QNetwork(3, 2, (8, 8), layer_norm=layer_norm)
         n.params[:] = params
         return huber(n.forward(x)[np.arange(6), actions] - y)[0]
 
@@ -45,6 +49,26 @@ def test_gradient_matches_finite_differences():
         numeric[i] = (up - loss(p)) / (2 * h)
     assert np.abs(grad).max() > 1e-2
     np.testing.assert_allclose(grad, numeric, atol=2e-3, rtol=2e-2)
+
+
+def test_layer_norm_layout_and_forward_match_the_definition():
+    rng = np.random.default_rng(1)
+    net = QNetwork(4, 3, (6, 5), rng, layer_norm=True)
+    assert len(net.params) == (4 * 6 + 6 + 2 * 6) + (6 * 5 + 5 + 2 * 5) + (5 * 3 + 3)
+    assert all(np.all(g == 1) for g in net.gain) and all(np.all(o == 0) for o in net.offset)
+    for g, o in zip(net.gain, net.offset):
+        g[:] = rng.uniform(0.5, 1.5, g.shape)
+        o[:] = rng.uniform(-0.3, 0.3, o.shape)
+    assert np.shares_memory(net.gain[1], net.params) and net.offset[1][-1] == net.params[6 * 5 + 5 + 2 * 5 + 4 * 6 + 6 + 2 * 6 - 1]
+    x = rng.normal(size=(7, 4))
+    h = x
+    for i in range(3):  # the definition, in float64
+        z = h @ net.W[i].astype(np.float64) + net.b[i]
+        if i < 2:
+            z = (z - z.mean(1, keepdims=True)) / np.sqrt(z.var(1, keepdims=True) + 1e-5) * net.gain[i] + net.offset[i]
+            z = np.maximum(z, 0)
+        h = z
+    np.testing.assert_allclose(net.forward(x.astype(np.float32)), h, rtol=1e-5, atol=1e-5)
 
 
 def test_flat_parameter_vector_is_the_storage():

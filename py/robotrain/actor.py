@@ -1,10 +1,17 @@
-"""The actor: plays whole episodes on K vector lanes with an epsilon-greedy policy; returns one packed buffer.
+"""The actor: plays tasks on K vector lanes with an epsilon-greedy policy; returns one packed buffer per task.
 
-A task is "play episodes ``first_id .. stop_id - 1``". Lanes take ids in order; a lane whose episode ends
-takes the next unplayed id until none is left. Everything random about an episode (its start state, its
-exploration coin flips and random actions) comes from the generator that the seed of its id
-(``seeding.episode_seed``) gives the lane at reset, so an episode is the same whichever worker, lane or task
-size plays it, given the same weights and epsilon.
+Two kinds of task (``run_task`` / ``begin_task`` take either dict, as ``Run`` plans them):
+
+- episodes (Double DQN and every evaluation): "play episodes ``first_id .. stop_id - 1``". Lanes take ids in
+  order; a lane whose episode ends takes the next unplayed id until none is left. Everything random about an
+  episode (its start state, its exploration coin flips and random actions) comes from the generator that the
+  seed of its id (``seeding.episode_seed``) gives the lane at reset, so an episode is the same whichever
+  worker, lane or task size plays it, given the same weights and epsilon.
+- segment (PQN): "play ``steps`` steps of each lane of a lane group, from its lane table" (``codec`` layout:
+  episode id, steps so far, return so far, state). A lane whose episode ends starts episode id + ``id_stride``
+  (ids never collide across lanes). A lane that continues an episode gets a generator seeded from (episode seed,
+  steps so far), so a segment depends only on its lane table, the weights and epsilon: any actor replays it
+  exactly, which is what makes a lost segment safe to play again.
 """
 
 import numpy as np
@@ -25,13 +32,13 @@ def _check_lanes(lanes) -> None:
 class Actor:
     """Holds a K-lane environment and a Q-network; ``run`` plays one task."""
 
-    def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes=(64, 64)):
+    def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes=(64, 64), layer_norm: bool = False):
         _check_lanes(lanes)
         self.env_id = env_id
         self.env = make(env_id, int(lanes), run_seed)
         self.run_seed = int(run_seed)
         self.lanes = int(lanes)
-        self.net = QNetwork(self.env.obs_dim, self.env.num_actions, hidden_sizes)
+        self.net = QNetwork(self.env.obs_dim, self.env.num_actions, hidden_sizes, layer_norm=layer_norm)
         self.policy_version = -1  # no weights yet
         self.width = codec.row_width(self.env.obs_dim)
         self._cols = codec.row_slices(self.env.obs_dim)
@@ -57,6 +64,26 @@ class Actor:
         params, version = codec.unpack_weights(packed, expected_params=self.num_params)
         self.net.set_params(params)
         self.policy_version = version
+
+    def run_task(self, task: dict) -> np.ndarray:
+        """Play one task dict (either kind, as ``Run`` plans it) to the end; return its packed result."""
+        self.begin_task(task)
+        self.advance(None)
+        return self.finish()
+
+    def begin_task(self, task: dict) -> None:
+        """``begin`` for a task dict of either kind."""
+        if task.get("kind") == "segment":
+            table = np.asarray(task["lanes"], dtype=np.float64)
+            if table.ndim != 2 or table.shape[1] != codec.lane_cols(self.env.state_dim):
+                raise ValueError(f"segment lane table must have shape (lanes, {codec.lane_cols(self.env.state_dim)}), "
+                                 f"got {table.shape}")
+            self.set_lanes(len(table))
+            self._task = self._play_segment(table, task["steps"], task["epsilon"], task["id_stride"], task["segment_id"])
+            next(self._task)
+            self._result = None
+        else:
+            self.begin(task["first_id"], task["stop_id"], task["epsilon"], task.get("stream", TRAIN_STREAM))
 
     def run(self, first_id: int, stop_id: int, epsilon: float, stream: int = TRAIN_STREAM) -> np.ndarray:
         """Play episodes ``[first_id, stop_id)``; return the packed trajectory batch (float32)."""
@@ -173,3 +200,72 @@ class Actor:
         order = np.argsort(np.concatenate(steps_lane), kind="stable")
         table = np.array(sorted(finished), dtype=np.float64).reshape(-1, codec.EPISODE_COLS)
         return codec.pack_trajectories(table, rows[order], env.obs_dim, self.policy_version)
+
+    def _play_segment(self, table, steps, epsilon, id_stride, segment_id):
+        """Generator behind a segment task: yields once after the checks, then after every vector step."""
+        if self.policy_version < 0:
+            raise ValueError("actor has no weights: call set_weights first")
+        steps, id_stride = int(steps), int(id_stride)
+        if steps < 1 or id_stride < 1:
+            raise ValueError(f"a segment needs steps >= 1 and id_stride >= 1, got {steps} and {id_stride}")
+        if not (0.0 <= epsilon <= 1.0):
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
+        episode = table[:, codec.LANE_EPISODE].astype(np.int64)
+        elapsed = table[:, codec.LANE_ELAPSED].astype(np.int64)
+        if episode.min() < 0 or elapsed.min() < 0:
+            raise ValueError("segment lane table has a negative episode id or step count")
+        env, k, a_n = self.env, self.lanes, self.env.num_actions
+        seeds = [episode_seed(self.run_seed, int(e), TRAIN_STREAM) for e in episode]
+        fresh = elapsed == 0
+        yield
+        if fresh.any():
+            env.reset(fresh, [seeds[lane] for lane in np.flatnonzero(fresh)])
+        going = np.flatnonzero(~fresh)
+        if len(going):
+            env.restore(going, table[going, codec.LANE_STATE:], elapsed[going],
+                        [[seeds[lane], int(elapsed[lane])] for lane in going])
+        ep_return = table[:, codec.LANE_RETURN].astype(np.float64)
+        lane_ids = np.arange(k)
+        since = np.zeros(k, dtype=np.int64)  # steps since each lane's generator was seeded
+        draws = np.zeros((k, 2, EXPLORE_CHUNK))  # as in _play: [0] the epsilon coin, [1] the random action
+        rows = np.empty((k, steps, self.width), dtype=np.float32)
+        c = self._cols
+        finished = []  # (episode_id, length, return, terminated)
+        obs = env.observe()
+        for t in range(steps):
+            at = since % EXPLORE_CHUNK
+            for lane in np.flatnonzero(at == 0):
+                draws[lane] = env.rngs[lane].random((2, EXPLORE_CHUNK))
+            greedy = self.net.forward(obs).argmax(axis=1)
+            explore = draws[lane_ids, 0, at] < epsilon
+            actions = np.where(explore, (draws[lane_ids, 1, at] * a_n).astype(np.int64), greedy)
+            next_obs, reward, terminated, truncated = env.step(actions)
+            step = rows[:, t]
+            step[:, c["obs"]] = obs
+            step[:, c["action"]] = actions
+            step[:, c["reward"]] = reward
+            step[:, c["next_obs"]] = next_obs
+            step[:, c["terminated"]] = terminated
+            step[:, c["truncated"]] = truncated
+            ep_return += reward
+            since += 1
+            done = np.flatnonzero(terminated | truncated)
+            if len(done):
+                for lane in done:
+                    finished.append((int(episode[lane]), int(env.elapsed[lane]), float(ep_return[lane]),
+                                     bool(terminated[lane])))
+                episode[done] += id_stride
+                ep_return[done] = 0.0
+                since[done] = 0
+                mask = np.zeros(k, dtype=bool)
+                mask[done] = True
+                env.reset(mask, [episode_seed(self.run_seed, int(e), TRAIN_STREAM) for e in episode[done]])
+            obs = env.observe()
+            yield
+        end = np.empty((k, codec.lane_cols(env.state_dim)), dtype=np.float64)
+        end[:, codec.LANE_EPISODE] = episode
+        end[:, codec.LANE_ELAPSED] = env.elapsed
+        end[:, codec.LANE_RETURN] = ep_return
+        end[:, codec.LANE_STATE:] = env.state
+        table = np.array(finished, dtype=np.float64).reshape(-1, codec.EPISODE_COLS)
+        return codec.pack_segment(table, end, rows, env.obs_dim, segment_id, self.policy_version)

@@ -35,7 +35,17 @@ LIMITS: dict[str, tuple[float, float]] = {
     "publish_every": (1, 100_000),
     "eval_interval": (100, 10_000_000),
     "eval_episodes": (1, 100),
+    "num_envs": (1, 4096),
+    "num_steps": (1, 4096),
+    "num_minibatches": (1, 4096),
+    "update_epochs": (1, 100),
+    "q_lambda": (0.0, 1.0),
 }
+ALGORITHMS = ("ddqn", "pqn")
+# Fields only one algorithm reads (the page shows a field when the chosen algorithm reads it); the rest both.
+DDQN_ONLY = ("buffer_size", "n_step", "tau", "target_network_frequency", "batch_size", "learning_starts",
+             "train_frequency", "episodes_per_task", "batch_episodes")
+PQN_ONLY = ("num_envs", "num_steps", "num_minibatches", "update_epochs", "q_lambda")
 MAX_HIDDEN_LAYERS = 4
 MAX_HIDDEN_UNITS = 1024
 
@@ -44,6 +54,9 @@ MAX_HIDDEN_UNITS = 1024
 class Config:
     env_id: str = "cartpole"
     """environment name: cartpole, acrobot or balancebot"""
+    algorithm: str = "ddqn"
+    """learning algorithm: ddqn (Double DQN with replay, robotrain.learner) or pqn (parallelised Q-learning with
+    LayerNorm and Q(lambda) rollouts, robotrain.pqn)"""
     seed: int = 0
     """run seed; every episode's seed derives from it and the episode id"""
     total_timesteps: int = 50_000
@@ -90,10 +103,22 @@ class Config:
     """environment steps between greedy evaluations"""
     eval_episodes: int = 20
     """episodes per greedy evaluation"""
+    num_envs: int = 32
+    """pqn: environments stepped in parallel in total, in lane groups of ``lanes`` (one actor task each)"""
+    num_steps: int = 8
+    """pqn: steps each environment plays per rollout (the length of a segment)"""
+    num_minibatches: int = 4
+    """pqn: minibatches each rollout is split into, per epoch"""
+    update_epochs: int = 4
+    """pqn: passes over each rollout"""
+    q_lambda: float = 0.65
+    """pqn: lambda of the Q(lambda) returns (0 is one-step Q-learning, 1 the Monte Carlo return)"""
 
     def __post_init__(self):
         if self.env_id not in ENV_NAMES:
             raise ValueError(f"env_id: unknown env {self.env_id!r}; choose one of {', '.join(ENV_NAMES)}")
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm: unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in LIMITS:
@@ -116,13 +141,33 @@ class Config:
             raise ValueError(f"end_e: {self.end_e} must not exceed start_e {self.start_e}")
         if self.end_learning_rate > self.learning_rate:
             raise ValueError(f"end_learning_rate: {self.end_learning_rate} must not exceed learning_rate {self.learning_rate}")
+        if self.algorithm == "pqn":
+            if self.num_envs % self.lanes:
+                raise ValueError(f"num_envs: {self.num_envs} must be a multiple of lanes ({self.lanes}): each lane "
+                                 f"group of {self.lanes} environments is one actor task")
+            if self.num_minibatches > self.num_envs * self.num_steps:
+                raise ValueError(f"num_minibatches: {self.num_minibatches} is more than the {self.num_envs * self.num_steps} "
+                                 f"transitions of a rollout (num_envs x num_steps)")
+
+    @property
+    def layer_norm(self) -> bool:
+        """Whether the Q-network has LayerNorm in its hidden layers (PQN's network)."""
+        return self.algorithm == "pqn"
+
+    @property
+    def lane_groups(self) -> int:
+        """pqn: lane groups, each one actor task per rollout."""
+        return self.num_envs // self.lanes
 
     @classmethod
     def for_env(cls, env_id: str, **overrides) -> "Config":
-        """The default configuration of ``env_id``, with ``overrides`` applied (validated)."""
+        """The default configuration of ``env_id`` for the algorithm in ``overrides`` (default ddqn), with
+        ``overrides`` applied (validated)."""
         if env_id not in ENV_DEFAULTS:
             raise ValueError(f"env_id: unknown env {env_id!r}; choose one of {', '.join(ENV_NAMES)}")
-        return cls.from_dict({**ENV_DEFAULTS[env_id], "env_id": env_id, **overrides})
+        algorithm = overrides.get("algorithm", "ddqn")
+        defaults = PQN_DEFAULTS.get(env_id, {}) if algorithm == "pqn" else ENV_DEFAULTS[env_id]
+        return cls.from_dict({**defaults, "env_id": env_id, **overrides})
 
     @classmethod
     def from_dict(cls, d: dict) -> "Config":
@@ -144,17 +189,19 @@ class Config:
         return d
 
     @classmethod
-    def field_specs(cls, env_id: str = "cartpole") -> list[dict]:
-        """One JSON-safe entry per field for a UI form: name, type, default (for ``env_id``), min, max, doc."""
-        defaults = cls.for_env(env_id).to_dict()
+    def field_specs(cls, env_id: str = "cartpole", algorithm: str = "ddqn") -> list[dict]:
+        """One JSON-safe entry per field for a UI form: name, type, default (for ``env_id`` and ``algorithm``),
+        min, max, doc, and ``algorithms``: the algorithms that read it."""
+        defaults = cls.for_env(env_id, algorithm=algorithm).to_dict()
         docs = _field_docs(cls)
         specs = []
         for f in fields(cls):
-            kind = "str" if f.name == "env_id" else "int_list" if f.name == "hidden_sizes" else (
+            kind = "str" if f.name in ("env_id", "algorithm") else "int_list" if f.name == "hidden_sizes" else (
                 "int" if f.type in (int, "int") else "float")
             low, high = LIMITS.get(f.name, (None, None))
+            readers = ["ddqn"] if f.name in DDQN_ONLY else ["pqn"] if f.name in PQN_ONLY else list(ALGORITHMS)
             specs.append({"name": f.name, "type": kind, "default": defaults[f.name], "min": low, "max": high,
-                          "doc": docs.get(f.name, "")})
+                          "doc": docs.get(f.name, ""), "algorithms": readers})
         return specs
 
 
@@ -165,7 +212,7 @@ def _field_docs(cls) -> dict[str, str]:
     docs = {}
     for node, nxt in zip(body, body[1:]):
         if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = str(nxt.value.value).strip()
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
     return docs
 
 
@@ -179,4 +226,19 @@ ENV_DEFAULTS: dict[str, dict] = {
     "balancebot": {"total_timesteps": 800_000, "buffer_size": 400_000, "exploration_fraction": 0.1, "gamma": 0.995,
                    "n_step": 5, "hidden_sizes": (128, 128), "learning_rate": 5e-4, "end_learning_rate": 5e-5,
                    "train_frequency": 2, "lanes": 2, "episodes_per_task": 1, "batch_episodes": 2, "eval_interval": 20_000},
+}
+
+# PQN's per-env defaults (``algorithm="pqn"``), complete rather than relative to the dataclass defaults, which
+# are Double DQN's. docs/tuning.md has the measurements behind them.
+PQN_DEFAULTS: dict[str, dict] = {
+    "cartpole": {"algorithm": "pqn", "total_timesteps": 200_000, "learning_rate": 2e-3, "end_learning_rate": 2e-4,
+                 "hidden_sizes": (64, 64), "num_envs": 32, "num_steps": 8, "num_minibatches": 4, "update_epochs": 4,
+                 "q_lambda": 0.65, "exploration_fraction": 0.2, "lanes": 8, "eval_interval": 5_000},
+    "acrobot": {"algorithm": "pqn", "total_timesteps": 200_000, "learning_rate": 2e-3, "end_learning_rate": 2e-4,
+                "hidden_sizes": (64, 64), "num_envs": 32, "num_steps": 8, "num_minibatches": 4, "update_epochs": 4,
+                "q_lambda": 0.65, "exploration_fraction": 0.2, "lanes": 8, "eval_interval": 5_000},
+    "balancebot": {"algorithm": "pqn", "total_timesteps": 3_000_000, "learning_rate": 5e-4, "end_learning_rate": 5e-5,
+                   "gamma": 0.995, "hidden_sizes": (128, 128), "num_envs": 32, "num_steps": 32, "num_minibatches": 4,
+                   "update_epochs": 4, "q_lambda": 0.9, "exploration_fraction": 0.1, "lanes": 8,
+                   "eval_interval": 50_000},
 }

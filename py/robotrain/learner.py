@@ -91,3 +91,41 @@ class Learner:
 
     def weights_packed(self) -> np.ndarray:
         return codec.pack_weights(self.q.params, self.policy_version)
+
+    @property
+    def stored(self) -> int:
+        """Transitions held (the replay buffer's fill)."""
+        return len(self.replay)
+
+    # ---- the last good state and files (robotrain.run) -----------------------------------------------
+
+    def snapshot(self) -> tuple:
+        """A copy of what a divergence rolls back: online and target weights, Adam's moments."""
+        o = self.optimizer
+        return self.q.params.copy(), self.target.params.copy(), o.m.copy(), o.v.copy(), o.t, self.updates
+
+    def restore(self, snap: tuple) -> None:
+        q, target, m, v, t, _ = snap
+        self.q.params[:] = q
+        self.target.params[:] = target
+        self.optimizer.m[:] = m
+        self.optimizer.v[:] = v
+        self.optimizer.t = t
+
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.q.params).all() and np.isfinite(self.target.params).all())
+
+    def state_arrays(self) -> tuple[dict, dict]:
+        """Arrays and JSON facts a saved run needs beyond the weights and Adam (``Run.to_bytes``)."""
+        rb = self.replay
+        return ({"target": self.target.params, "replay": rb.rows[:rb.size]},
+                {"replay_pos": rb.pos, "replay_size": rb.size, "replay_added": rb.added})
+
+    def load_state_arrays(self, z, meta: dict) -> None:
+        rb = self.replay
+        self.target.set_params(z["target"])
+        replay = z["replay"]
+        if replay.shape[1:] != rb.rows.shape[1:] or len(replay) != meta["replay_size"] or len(replay) > rb.capacity:
+            raise ValueError("replay buffer does not fit the config")
+        rb.rows[:len(replay)] = replay
+        rb.pos, rb.size, rb.added = meta["replay_pos"], meta["replay_size"], meta["replay_added"]

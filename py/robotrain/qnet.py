@@ -2,7 +2,12 @@
 
 Every parameter lives in one contiguous float32 vector ``params`` (P,). The layer weights ``W[i]`` (in, out)
 and biases ``b[i]`` (out,) are views into it, so weights cross a worker boundary as one buffer and an optimizer
-step is a handful of whole-vector operations. Layout: for each layer in order, W row-major then b.
+step is a handful of whole-vector operations. Layout: for each layer in order, W row-major then b, and with
+``layer_norm`` each hidden layer's LayerNorm gain then offset (out,) after its b.
+
+A hidden layer is ``relu(z)``, or with ``layer_norm`` (PQN's network, CleanRL's ``pqn.py``: Linear, LayerNorm,
+ReLU) ``relu(gain * (z - mean(z)) / sqrt(var(z) + LN_EPS) + offset)``, where ``z = x W + b`` and the mean and
+(biased) variance run over the layer's units of each row, as in PyTorch's ``nn.LayerNorm``.
 
 Two paths compute the same passes: numpy (the reference, and the path under CPython, where BLAS is fast) and,
 in Pyodide, the WebAssembly SIMD kernel (``robotrain.kernel``), one C call per pass, when ``kernel.active()``
@@ -19,36 +24,59 @@ def layer_sizes(obs_dim: int, hidden_sizes, num_actions: int) -> list[int]:
     return [int(obs_dim), *(int(h) for h in hidden_sizes), int(num_actions)]
 
 
-def num_params(sizes: list[int]) -> int:
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+LN_EPS = 1e-5  # LayerNorm's variance floor (PyTorch's default)
+
+
+def num_params(sizes: list[int], layer_norm: bool = False) -> int:
+    hidden = sum(sizes[1:-1]) if layer_norm else 0
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])) + 2 * hidden
 
 
 class QNetwork:
-    """MLP with ReLU hidden layers and a linear output of one Q-value per action."""
+    """MLP with ReLU hidden layers (LayerNorm before each ReLU with ``layer_norm``) and a linear output of one
+    Q-value per action."""
 
-    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes=(64, 64), rng: np.random.Generator | None = None):
+    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes=(64, 64), rng: np.random.Generator | None = None,
+                 layer_norm: bool = False):
         self.sizes = layer_sizes(obs_dim, hidden_sizes, num_actions)
-        self.params = np.zeros(num_params(self.sizes), dtype=np.float32)
+        self.layer_norm = bool(layer_norm)
+        self.params = np.zeros(num_params(self.sizes, self.layer_norm), dtype=np.float32)
         self.W: list[np.ndarray] = []
         self.b: list[np.ndarray] = []
-        offset = 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            self.W.append(self.params[offset:offset + n_in * n_out].reshape(n_in, n_out))
-            offset += n_in * n_out
-            self.b.append(self.params[offset:offset + n_out])
-            offset += n_out
+        self.gain: list[np.ndarray] = []  # LayerNorm gain and offset per hidden layer (empty without layer_norm)
+        self.offset: list[np.ndarray] = []
+        self._views_of(self.params, self.W, self.b, self.gain, self.offset)
+        for g in self.gain:
+            g[:] = 1.0  # PyTorch's LayerNorm init; also the value without an rng
         if rng is not None:
             self.init(rng)
         k = simd.active()
         # The kernel's passes read ``params`` in place: it is never reallocated (set_params copies into it).
-        self.kernel = k.network(self.params, self.sizes) if k is not None else None
+        self.kernel = k.network(self.params, self.sizes, self.layer_norm) if k is not None else None
+
+    def _views_of(self, flat: np.ndarray, W: list, b: list, gain: list, offset: list) -> None:
+        """Append the per-layer views of ``flat`` (params or a gradient of the same layout) to the lists."""
+        at, last = 0, len(self.sizes) - 2
+        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            W.append(flat[at:at + n_in * n_out].reshape(n_in, n_out))
+            at += n_in * n_out
+            b.append(flat[at:at + n_out])
+            at += n_out
+            if self.layer_norm and i < last:
+                gain.append(flat[at:at + n_out])
+                offset.append(flat[at + n_out:at + 2 * n_out])
+                at += 2 * n_out
 
     def init(self, rng: np.random.Generator) -> None:
-        """PyTorch's default Linear init (what CleanRL's networks get): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        """PyTorch's default Linear init (what CleanRL's networks get): U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+        LayerNorm gain 1 and offset 0."""
         for W, b in zip(self.W, self.b):
             bound = 1.0 / np.sqrt(W.shape[0])
             W[:] = rng.uniform(-bound, bound, W.shape)
             b[:] = rng.uniform(-bound, bound, b.shape)
+        for g, o in zip(self.gain, self.offset):
+            g[:] = 1.0
+            o[:] = 0.0
 
     def set_params(self, flat: np.ndarray) -> None:
         """Copy a flat parameter vector in; ``ValueError`` on wrong length, dtype or non-finite values."""
@@ -70,56 +98,63 @@ class QNetwork:
         """Q-values (n, num_actions) float32 for observations ``x`` (n, obs_dim)."""
         if self.kernel is not None:
             return self.kernel.forward(np.asarray(x, dtype=np.float32))
+        return self._forward(x, None)
+
+    def forward_cached(self, x: np.ndarray) -> tuple[np.ndarray, object]:
+        """Forward pass that also returns what ``backward`` needs (numpy: per layer its input, and with
+        LayerNorm the normalized pre-activation and 1 / sqrt(var + eps))."""
+        if self.kernel is not None:
+            return self.kernel.forward(np.asarray(x, dtype=np.float32), keep=True)
+        cache = []
+        return self._forward(x, cache), cache
+
+    def _forward(self, x: np.ndarray, cache: list | None) -> np.ndarray:
         h = x
         last = len(self.W) - 1
         for i, (W, b) in enumerate(zip(self.W, self.b)):
+            x_in = h
             h = np.dot(h, W)
             h += b
+            if i < last and self.layer_norm:
+                h -= h.mean(axis=1, keepdims=True)
+                inv_std = (1.0 / np.sqrt((h * h).mean(axis=1, keepdims=True) + LN_EPS)).astype(np.float32)
+                h *= inv_std  # now the normalized pre-activation, (n, out)
+                if cache is not None:
+                    cache.append((x_in, h.copy(), inv_std))
+                h *= self.gain[i]
+                h += self.offset[i]
+            elif cache is not None:
+                cache.append((x_in,))
             if i < last:
                 np.maximum(h, 0.0, out=h)
         return h
-
-    def forward_cached(self, x: np.ndarray) -> tuple[np.ndarray, object]:
-        """Forward pass that also returns what ``backward`` needs (numpy: each layer's input)."""
-        if self.kernel is not None:
-            return self.kernel.forward(np.asarray(x, dtype=np.float32), keep=True)
-        inputs = []
-        h = x
-        last = len(self.W) - 1
-        for i, (W, b) in enumerate(zip(self.W, self.b)):
-            inputs.append(h)
-            h = np.dot(h, W)
-            h += b
-            if i < last:
-                np.maximum(h, 0.0, out=h)
-        return h, inputs
 
     def backward(self, cache, dout: np.ndarray, grad: np.ndarray) -> None:
         """Write d(loss)/d(params) into ``grad`` (P,), given ``forward_cached``'s cache and d(loss)/d(output) (n, A)."""
         if self.kernel is not None:
             self.kernel.backward(cache, dout, grad)
             return
-        inputs = cache
-        g_views = self._views(grad)
-        d = dout
+        gW, gb, g_gain, g_offset = [], [], [], []
+        self._views_of(grad, gW, gb, g_gain, g_offset)
+        d = dout  # d(loss)/d(this layer's output), (n, out)
         for i in range(len(self.W) - 1, -1, -1):
-            gW, gb = g_views[i]
-            np.dot(inputs[i].T, d, out=gW)
-            d.sum(axis=0, out=gb)
+            if len(cache[i]) == 3:  # a LayerNorm layer: d is the gradient after it (ReLU already applied)
+                _, zhat, inv_std = cache[i]
+                np.sum(d * zhat, axis=0, out=g_gain[i])
+                d.sum(axis=0, out=g_offset[i])
+                dz = d * self.gain[i]
+                # Through the normalization: inv_std * (dz - mean(dz) - zhat * mean(dz * zhat)), per row.
+                dz -= dz.mean(axis=1, keepdims=True) + zhat * (dz * zhat).mean(axis=1, keepdims=True)
+                dz *= inv_std
+                d = dz
+            x_in = cache[i][0]
+            np.dot(x_in.T, d, out=gW[i])
+            d.sum(axis=0, out=gb[i])
             if i > 0:
                 d = np.dot(d, self.W[i].T)
-                # inputs[i] is the ReLU output of layer i-1: its gradient passes only where it was positive.
-                d *= inputs[i] > 0
-
-    def _views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        views, offset = [], 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            w = flat[offset:offset + n_in * n_out].reshape(n_in, n_out)
-            offset += n_in * n_out
-            views.append((w, flat[offset:offset + n_out]))
-            offset += n_out
-        return views
-
+                # The input of layer i is the ReLU output of layer i - 1: its gradient passes only where it was
+                # positive (x_in > 0 exactly where the ReLU's input was).
+                d *= x_in > 0
 
 def huber(td: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean Huber loss (delta 1, PyTorch's smooth_l1_loss) of TD errors ``td`` (n,) and its gradient (n,)."""

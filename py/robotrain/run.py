@@ -10,6 +10,13 @@
 
 Episodes depend only on their ids, the weights and epsilon, and the learner only on the order of ingest, so
 a schedule that fixes that order gives the same curve for any number of actors or lanes, and on every host.
+
+With ``algorithm="pqn"`` the unit of work is a segment instead of a range of episode ids: the next
+``num_steps`` steps of one lane group (``config.lanes`` persistent environments; ``num_envs / lanes`` groups).
+``plan_tasks`` plans the next segment of idle groups, each from the lane table its previous segment ended with;
+``ingest`` takes a segment once (by segment id: a segment played twice, say by a replacement worker, is the same
+segment and the second copy is dropped) and moves its group on. A group has one segment in flight at most, so
+a lost segment is simply played again from the same lane table and nothing of its episodes is lost.
 """
 
 import io
@@ -23,6 +30,7 @@ from . import codec
 from .config import Config
 from .envs import make
 from .learner import Learner
+from .pqn import PQNLearner
 from .seeding import EVAL_STREAM, TRAIN_STREAM
 
 RECENT_WINDOW_S = 30.0  # throughput figures average over this much recent wall time, s
@@ -53,7 +61,8 @@ class Run:
             "solved_threshold": probe.solved_threshold,
             "draw_spec": probe.draw_spec(),
         }
-        self.learner = Learner(config, probe.obs_dim, probe.num_actions)
+        learner = PQNLearner if config.algorithm == "pqn" else Learner
+        self.learner = learner(config, probe.obs_dim, probe.num_actions)
         self.next_episode_id = 0
         self.ingested = bytearray()  # ingested[id] == 1 once episode id has been ingested
         self.env_steps = 0
@@ -65,9 +74,19 @@ class Run:
         self.staleness = deque(maxlen=HISTORY_ROWS)  # policy versions behind at ingest, one per recent batch
         self.duplicates_dropped = 0
         self.divergences = 0
-        self._good = None  # (q, target, adam m, adam v, adam t, update count) of the last finite learner state
+        self._good = None  # the learner's snapshot() of its last finite state (its last item: the update count)
         self.started = time.monotonic()
         self._recent = []  # (wall time, episodes so far, env steps so far, updates so far)
+        if config.algorithm == "pqn":
+            # Lane tables (lanes, codec.lane_cols): lane j of group g starts episode g * lanes + j, then every
+            # num_envs ids on (episode ids never collide across lanes).
+            cols = codec.lane_cols(probe.state_dim)
+            self.groups = [np.zeros((config.lanes, cols), dtype=np.float32) for _ in range(config.lane_groups)]
+            for g, table in enumerate(self.groups):
+                table[:, codec.LANE_EPISODE] = g * config.lanes + np.arange(config.lanes)
+            self.in_flight = {}  # segment id -> group, for segments planned and not yet ingested
+            self.next_segment_id = 0
+            self.segments_ingested = bytearray()  # [id] == 1 once segment id has been ingested
 
     def env_info(self) -> dict:
         return dict(self.env_info_)
@@ -100,12 +119,31 @@ class Run:
         return [{"first_id": a, "stop_id": min(a + per, stop), "epsilon": eps, "policy_version": version,
                  "stream": TRAIN_STREAM} for a in range(first, stop, per)]
 
+    def plan_segments(self, max_groups: int | None = None) -> list[dict]:
+        """pqn: the next segment of up to ``max_groups`` idle lane groups (default all), in group order. A
+        segment id is issued once; ids count up in planning order."""
+        c = self.config
+        busy = set(self.in_flight.values())
+        idle = [g for g in range(c.lane_groups) if g not in busy][:None if max_groups is None else int(max_groups)]
+        eps, version, tasks = self.epsilon(), self.policy_version, []
+        for g in idle:
+            sid = self.next_segment_id
+            self.next_segment_id += 1
+            self.segments_ingested.append(0)
+            self.in_flight[sid] = g
+            tasks.append({"kind": "segment", "segment_id": sid, "group": g, "steps": c.num_steps, "epsilon": eps,
+                          "policy_version": version, "id_stride": c.num_envs,
+                          "lanes": self.groups[g].astype(np.float64).tolist()})
+        return tasks
+
     def ingest(self, packed: np.ndarray) -> dict:
-        """Add one actor result to the replay buffer, whole or not at all.
+        """Add one actor result to the learner (replay buffer or rollout), whole or not at all.
 
         ``ValueError`` for a corrupt buffer, an id that was never issued, or a batch of the wrong env;
         a batch whose ids were all ingested before (a late duplicate) is dropped and counted.
         """
+        if self.config.algorithm == "pqn":
+            return self._ingest_segment(packed)
         batch = codec.unpack_trajectories(packed)
         ids = batch.episode_ids
         if len(ids) == 0:
@@ -130,10 +168,42 @@ class Run:
         return {"episodes": rows, "transitions": len(batch.transitions), "policy_version": batch.policy_version,
                 "staleness": lag, "duplicate": False}
 
+    def _ingest_segment(self, packed: np.ndarray) -> dict:
+        seg = codec.unpack_segment(packed)
+        sid = seg.segment_id
+        if sid >= self.next_segment_id:
+            raise ValueError(f"segment {sid} was never issued")
+        if self.segments_ingested[sid]:
+            self.duplicates_dropped += 1
+            return {"episodes": [], "transitions": 0, "duplicate": True}
+        if sid not in self.in_flight:
+            raise ValueError(f"segment {sid} is no longer expected (its group was planned again after a restore)")
+        c, g = self.config, self.in_flight[sid]
+        if seg.obs_dim != self.env_info_["obs_dim"] or seg.lanes.shape != self.groups[g].shape:
+            raise ValueError(f"segment {sid} has obs_dim {seg.obs_dim} and lane table {seg.lanes.shape}; lane group {g} "
+                             f"of this run needs {self.env_info_['obs_dim']} and {self.groups[g].shape}")
+        if np.any(seg.lanes[:, [codec.LANE_EPISODE, codec.LANE_ELAPSED]] < 0):
+            raise ValueError(f"segment {sid} has a negative episode id or step count in its lane table")
+        self.learner.ingest_segment(seg.transitions)
+        del self.in_flight[sid]
+        self.segments_ingested[sid] = 1
+        self.groups[g] = seg.lanes.copy()
+        rows = [[int(e), float(r), int(n)] for e, n, r, _ in seg.episodes.tolist()]
+        self.episodes.extend((e, r, n) for e, r, n in rows)
+        self.episodes_ingested += len(rows)
+        self.env_steps += seg.transitions.shape[0] * seg.transitions.shape[1]
+        lag = self.policy_version - seg.policy_version
+        self.staleness.append(lag)
+        return {"episodes": rows, "transitions": seg.transitions.shape[0] * seg.transitions.shape[1],
+                "policy_version": seg.policy_version, "staleness": lag, "duplicate": False}
+
     @property
     def updates_due(self) -> int:
-        """Learner updates the schedule has earned and not yet done: one per ``train_frequency`` env steps."""
+        """Learner updates the schedule has earned and not yet done: one per ``train_frequency`` env steps
+        (pqn: ``update_epochs x num_minibatches`` per whole rollout)."""
         c = self.config
+        if c.algorithm == "pqn":
+            return self.learner.updates_due
         if self.env_steps < c.learning_starts:
             return 0
         return max(0, (self.env_steps - c.learning_starts) // c.train_frequency - self.learner.updates)
@@ -147,7 +217,7 @@ class Run:
         n = min(int(max_updates), self.updates_due)
         if not self._learner_finite():
             self._rollback("NaN or Inf in the weights")
-        if self._good is None or self.learner.updates - self._good[5] >= CHECKPOINT_EVERY:
+        if self._good is None or self.learner.updates - self._good[-1] >= CHECKPOINT_EVERY:
             self._checkpoint()
         for _ in range(n):
             loss = self.learner.update(self.env_steps)
@@ -158,26 +228,18 @@ class Run:
         return n
 
     def _learner_finite(self) -> bool:
-        lr = self.learner
-        return bool(np.isfinite(lr.q.params).all() and np.isfinite(lr.target.params).all())
+        return self.learner.finite()
 
     def _checkpoint(self) -> None:
-        lr = self.learner
-        self._good = (lr.q.params.copy(), lr.target.params.copy(), lr.optimizer.m.copy(), lr.optimizer.v.copy(),
-                      lr.optimizer.t, lr.updates)
+        self._good = self.learner.snapshot()
 
     def _rollback(self, why: str):
         lr = self.learner
         self.divergences += 1
         if self._good is None:
             raise Diverged(f"{why} at update {lr.updates}, before any good weights were kept")
-        q, target, m, v, t, at = self._good
-        lr.q.params[:] = q
-        lr.target.params[:] = target
-        lr.optimizer.m[:] = m
-        lr.optimizer.v[:] = v
-        lr.optimizer.t = t
-        raise Diverged(f"{why} at update {lr.updates}; rolled back to the weights of update {at}")
+        lr.restore(self._good)
+        raise Diverged(f"{why} at update {lr.updates}; rolled back to the weights of update {self._good[-1]}")
 
     def weights_packed(self) -> np.ndarray:
         """The learner's weights for the actors, never non-finite ones: ``Diverged`` (after the rollback) instead.
@@ -225,7 +287,9 @@ class Run:
         dt = max(now - t0, 1e-9)
         evals = [r for _, r in self.evals]
         ingested = int(np.count_nonzero(np.frombuffer(self.ingested, dtype=np.uint8)))
-        return {
+        if self.config.algorithm == "pqn":  # episodes are not planned ahead: each one is counted as it ends
+            ingested = self.episodes_ingested
+        out = {
             "episodes": self.episodes_ingested,
             "env_steps": self.env_steps,
             "updates": self.learner.updates,
@@ -242,40 +306,51 @@ class Run:
             if self.staleness else 0.0,
             "duplicates_dropped": self.duplicates_dropped,
             # Exactly-once bookkeeping: ids planned, ids ingested, and ingests beyond one per id (always 0).
-            "episodes_issued": self.next_episode_id,
+            "episodes_issued": self.next_episode_id if self.config.algorithm == "ddqn" else ingested,
             "episodes_ingested": ingested,
             "episodes_duplicated": self.episodes_ingested - ingested,
             "divergences": self.divergences,
-            "replay_size": len(self.learner.replay),
+            "replay_size": self.learner.stored,
         }
+        if self.config.algorithm == "pqn":
+            segments = int(np.count_nonzero(np.frombuffer(self.segments_ingested, dtype=np.uint8)))
+            out.update(segments_issued=self.next_segment_id, segments_ingested=segments,
+                       segments_in_flight=len(self.in_flight))
+        return out
 
     def history(self) -> dict:
         """The newest ``HISTORY_ROWS`` episodes as [id, return, length] in id order, and every evaluation."""
         return {"episodes": [list(e) for e in sorted(self.episodes)], "evals": [list(e) for e in self.evals]}
 
     def to_bytes(self) -> bytes:
-        """The whole training state (weights, optimizer, replay buffer, counters, RNG, curves) as one .npz.
+        """The whole training state (weights, optimizer, replay buffer or rollouts, counters, RNG, curves, pqn's
+        lane tables) as one .npz.
 
         Only arrays and JSON go in (no pickle), so ``from_bytes`` reads it as data. A pending evaluation is not
-        kept: it is simply planned again after loading.
+        kept: it is simply planned again after loading; nor are segments in flight: their groups are planned
+        again from the lane tables they started from.
         """
-        lr, rb = self.learner, self.learner.replay
+        lr = self.learner
+        arrays, learner_meta = lr.state_arrays()
         meta = {
             "format": "robotrain-run", "format_version": 1, "config": self.config.to_dict(),
             "updates": lr.updates, "adam_t": lr.optimizer.t, "rng": lr.rng.bit_generator.state,
-            "replay_pos": rb.pos, "replay_size": rb.size, "replay_added": rb.added,
             "next_episode_id": self.next_episode_id, "env_steps": self.env_steps,
             "next_eval_at": self.next_eval_at if self.pending_eval_step is None else self.pending_eval_step,
             "duplicates_dropped": self.duplicates_dropped, "last_loss": lr.last_loss,
-            "episodes_ingested": self.episodes_ingested,
+            "episodes_ingested": self.episodes_ingested, **learner_meta,
         }
+        if self.config.algorithm == "pqn":
+            meta["next_segment_id"] = self.next_segment_id
+            arrays.update(lane_groups=np.stack(self.groups),
+                          segments_ingested=np.frombuffer(bytes(self.segments_ingested), dtype=np.uint8))
         out = io.BytesIO()
         np.savez(out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                 q=lr.q.params, target=lr.target.params, adam_m=lr.optimizer.m, adam_v=lr.optimizer.v,
-                 replay=rb.rows[:rb.size], ingested=np.frombuffer(bytes(self.ingested), dtype=np.uint8),
+                 q=lr.q.params, adam_m=lr.optimizer.m, adam_v=lr.optimizer.v,
+                 ingested=np.frombuffer(bytes(self.ingested), dtype=np.uint8),
                  episodes=np.array(self.episodes, dtype=np.float64).reshape(-1, 3),
                  evals=np.array(self.evals, dtype=np.float64).reshape(-1, 2),
-                 staleness=np.array(self.staleness, dtype=np.int64))
+                 staleness=np.array(self.staleness, dtype=np.int64), **arrays)
         return out.getvalue()
 
     @classmethod
@@ -289,19 +364,14 @@ class Run:
         if meta.get("format") != "robotrain-run" or meta.get("format_version") != 1:
             raise ValueError("not a saved robotrain run (format or version differs)")
         run = cls(Config.from_dict(meta["config"]))
-        lr, rb = run.learner, run.learner.replay
+        lr = run.learner
         try:
             lr.q.set_params(z["q"])
-            lr.target.set_params(z["target"])
             for name, arr in (("adam_m", lr.optimizer.m), ("adam_v", lr.optimizer.v)):
                 if z[name].shape != arr.shape:
                     raise ValueError(f"{name} has shape {z[name].shape}, expected {arr.shape}")
                 arr[:] = z[name]
-            replay = z["replay"]
-            if replay.shape[1:] != rb.rows.shape[1:] or len(replay) != meta["replay_size"] or len(replay) > rb.capacity:
-                raise ValueError("replay buffer does not fit the config")
-            rb.rows[:len(replay)] = replay
-            rb.pos, rb.size, rb.added = meta["replay_pos"], meta["replay_size"], meta["replay_added"]
+            lr.load_state_arrays(z, meta)
             lr.updates, lr.optimizer.t, lr.last_loss = meta["updates"], meta["adam_t"], meta["last_loss"]
             lr.rng.bit_generator.state = meta["rng"]
             run.ingested = bytearray(z["ingested"].tobytes())
@@ -314,6 +384,15 @@ class Run:
             run.episodes_ingested = int(meta.get("episodes_ingested", len(z["episodes"])))
             run.evals = [(int(s), float(r)) for s, r in z["evals"].tolist()]
             run.staleness.extend(int(x) for x in z["staleness"].tolist())
+            if run.config.algorithm == "pqn":
+                groups = z["lane_groups"]
+                if groups.shape != (len(run.groups), *run.groups[0].shape) or not np.all(np.isfinite(groups)):
+                    raise ValueError("saved lane groups do not fit the config")
+                run.groups = [np.array(g, dtype=np.float32) for g in groups]
+                run.segments_ingested = bytearray(z["segments_ingested"].tobytes())
+                run.next_segment_id = int(meta["next_segment_id"])
+                if len(run.segments_ingested) != run.next_segment_id:
+                    raise ValueError("segment bookkeeping does not match next_segment_id")
         except (KeyError, TypeError) as e:
             raise ValueError(f"saved run is missing or has a malformed field: {e}") from None
         return run

@@ -18,6 +18,9 @@ A host asks for the next command only after it has carried out the previous one 
 tasks to its actors; for ``evaluate`` in async mode: started it), so the schedule reads the state those
 commands left behind. A task is a dict ``{first_id, stop_id, epsilon, stream, policy_version}``; how many
 episodes a task holds never changes an episode (they depend only on the run seed, their id and the weights).
+With ``algorithm="pqn"`` a task is a segment of a lane group (``Run.plan_segments``; ``Actor.run_task`` plays
+either kind): a sync batch is the next segment of every group, and the same pipeline holds (the learner learns
+from rollout k - 1 while the actors play rollout k with the weights published after rollout k - 2's updates).
 
 Knobs, one meaning each:
 - ``publish_every``: learner updates between two publications, at least. Sync publishes at the end of a
@@ -94,9 +97,14 @@ class Schedule:
     def publish_due(self) -> bool:
         return self.run.learner.updates - self.published_at_update >= self.run.config.publish_every
 
-    def plan(self, n_episodes: int, episodes_per_task: int | None = None) -> list:
-        """The next ``n_episodes`` training ids as tasks, to be played with the published weights."""
-        tasks = self.run.plan_tasks(n_episodes, episodes_per_task)
+    def plan(self, n_episodes: int, episodes_per_task: int | None = None, max_tasks: int | None = None) -> list:
+        """The next ``n_episodes`` training ids as tasks (pqn: the next segment of up to ``max_tasks`` idle lane
+        groups, all of them by default), to be played with the published weights."""
+        run = self.run
+        if run.config.algorithm == "pqn":
+            tasks = run.plan_segments(max_tasks)
+        else:
+            tasks = run.plan_tasks(n_episodes, episodes_per_task)
         for task in tasks:
             task["policy_version"] = self.published_version
         return tasks
@@ -142,7 +150,9 @@ class Schedule:
             yield from self.evaluation()
             if run.updates_due <= self.backlog_limit(seconds_per_update) and free_tasks > 0:
                 per = run.config.episodes_per_task if episodes_per_task is None else int(episodes_per_task)
-                yield play(self.plan(per * int(free_tasks), per))
+                tasks = self.plan(per * int(free_tasks), per, int(free_tasks))
+                if tasks:  # pqn: every lane group may be in flight already
+                    yield play(tasks)
         due = run.updates_due
         if due > 0:
             yield learn(due if learn_max is None else max(1, min(due, int(learn_max))))

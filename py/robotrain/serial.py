@@ -28,8 +28,8 @@ class SerialHost:
         c = run.config
         self.run = run
         self.schedule = Schedule(run, mode)
-        self.actor = Actor(c.env_id, c.seed, c.lanes, c.hidden_sizes)
-        self.evaluator = evaluator(c.env_id, c.seed, c.eval_episodes, c.hidden_sizes)
+        self.actor = Actor(c.env_id, c.seed, c.lanes, c.hidden_sizes, c.layer_norm)
+        self.evaluator = evaluator(c.env_id, c.seed, c.eval_episodes, c.hidden_sizes, c.layer_norm)
         self.published = run.weights_packed()
         self.actor.set_weights(self.published)
         self.results = []  # results played and not yet ingested, in play order
@@ -41,7 +41,7 @@ class SerialHost:
         op, run = command["op"], self.run
         if op == "play":
             for task in command["tasks"]:
-                self.results.append(self.actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"]))
+                self.results.append(self.actor.run_task(task))
         elif op == "learn":
             run.learn(command["updates"])
         elif op == "ingest":
@@ -58,7 +58,7 @@ class SerialHost:
             task = command["task"]
             if self.evaluator.policy_version != command["version"]:
                 self.evaluator.set_weights(self.published)
-            packed = self.evaluator.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"])
+            packed = self.evaluator.run_task(task)
             if self.schedule.mode == "sync":
                 run.ingest_eval(packed)
             else:

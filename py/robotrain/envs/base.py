@@ -62,6 +62,22 @@ class VectorEnv:
         self._obs[lanes] = self._observe_initial(self.state[lanes])
         return self._obs.copy()
 
+    def restore(self, lanes, states, elapsed, seeds) -> None:
+        """Put ``lanes`` (index array) back into saved states: rows of ``state`` (float, ``(len(lanes),
+        state_dim)``), steps since their reset, and fresh generators from ``seeds`` (one entry per lane, anything
+        ``np.random.default_rng`` takes). A PQN segment that continues an episode starts here."""
+        lanes = np.asarray(lanes, dtype=np.int64)
+        states = np.asarray(states, dtype=np.float64)
+        if states.shape != (len(lanes), self.state_dim):
+            raise ValueError(f"{self.name}: restore needs states of shape ({len(lanes)}, {self.state_dim}), got {states.shape}")
+        if not np.all(np.isfinite(states)):
+            raise ValueError(f"{self.name}: restore states must be finite")
+        self.state[lanes] = states
+        self.elapsed[lanes] = elapsed
+        for lane, seed in zip(lanes.tolist(), seeds):
+            self.rngs[lane] = np.random.default_rng(seed)
+        self._obs[lanes] = self._observe(self.state[lanes])
+
     def step(self, actions):
         """Advance every lane by one step with integer ``actions`` of shape ``(num_envs,)``.
 

@@ -6,6 +6,7 @@ export const MAGIC = 7254;
 export const FORMAT = 1;
 export const KIND_TRAJECTORIES = 1;
 export const KIND_WEIGHTS = 2;
+export const KIND_SEGMENT = 3;
 export const HEADER_LEN = 16;
 export const EPISODE_COLS = 4; // episode_id, length, return, terminated (0/1)
 // Header indices: shared by both kinds, then the trajectory batch's and the weight vector's own.
@@ -21,6 +22,10 @@ export const H = Object.freeze({
   OBS_DIM: 8,
   ROW_WIDTH: 9,
   PARAMS: 6,
+  LANES: 10,
+  LANE_COLS: 11,
+  SEGMENT_ID: 12,
+  STEPS: 13,
 });
 
 /** '' if `packed` is a complete trajectory batch holding exactly episodes first_id..stop_id-1, else why not. */
@@ -43,7 +48,24 @@ export function checkTrajectories(packed, { first_id, stop_id }) {
   return '';
 }
 
-/** Env steps (transitions) a trajectory batch holds. */
+/** '' if `packed` is a complete segment (PQN) of the task `{segment_id, steps, lanes}`, else why not. */
+export function checkSegment(packed, { segment_id, steps, lanes }) {
+  if (!(packed instanceof Float32Array)) return 'result is not a Float32Array';
+  if (packed.length < HEADER_LEN) return `result has ${packed.length} floats, less than a header`;
+  if (packed[H.MAGIC] !== MAGIC || packed[H.KIND] !== KIND_SEGMENT || packed[H.HEADER_LEN] !== HEADER_LEN) {
+    return 'result header is not a segment';
+  }
+  if (packed[H.TOTAL] !== packed.length) return `result says ${packed[H.TOTAL]} floats but holds ${packed.length}`;
+  if (packed[H.SEGMENT_ID] !== segment_id) return `result is segment ${packed[H.SEGMENT_ID]}; the task was ${segment_id}`;
+  if (packed[H.STEPS] !== steps || packed[H.LANES] !== lanes.length) {
+    return `result has ${packed[H.LANES]} lanes x ${packed[H.STEPS]} steps; the task asked for ${lanes.length} x ${steps}`;
+  }
+  const size = HEADER_LEN + packed[H.EPISODES] * EPISODE_COLS + packed[H.LANES] * packed[H.LANE_COLS]
+    + packed[H.TRANSITIONS] * packed[H.ROW_WIDTH];
+  return size === packed.length ? '' : 'result sizes do not add up';
+}
+
+/** Env steps (transitions) a trajectory batch or segment holds. */
 export function transitionCount(packed) {
   return packed[H.TRANSITIONS];
 }

@@ -111,7 +111,7 @@ def test_300_learner_updates_stay_within_1e_5_of_numpy(checks):
     ("network obs width", "x has shape"),
     ("network dout shape", "dout has shape"),
     ("network grad length", "grad has shape"),
-    ("layernorm record of a plain network", "acts has shape"),
+    ("layernorm record of a plain network", "record must come from this network's forward"),
     ("layernorm grad without gain and offset", "grad has shape"),
 ])
 def test_bad_input_is_a_value_error_naming_the_argument(checks, case, argument):

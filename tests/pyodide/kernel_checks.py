@@ -227,7 +227,8 @@ bad = {
     "network obs width": lambda: net.forward(f32(3, 5)),
     "network dout shape": lambda: net.backward(net.forward_cached(f32(3, 4))[1], f32(3, 3), np.zeros_like(net.params)),
     "network grad length": lambda: net.backward(net.forward_cached(f32(3, 4))[1], f32(3, 2), f32(5)),
-    # A plain network's record is shorter than a LayerNorm network's: the backward pass must refuse it.
+    # A plain network's record is shorter than a LayerNorm network's: the backward pass must refuse it (and any
+    # record but its own, whose addresses it trusts).
     "layernorm record of a plain network": lambda: ln_net.backward(net.forward_cached(f32(3, 4))[1], f32(3, 2),
                                                                    np.zeros_like(ln_net.params)),
     "layernorm grad without gain and offset": lambda: ln_net.backward(ln_net.forward_cached(f32(3, 4))[1], f32(3, 2),

@@ -166,7 +166,8 @@ class Kernel:
 
 class NetworkKernel:
     """One network's forward and backward in one C call each. The parameter vector's address is taken once (it
-    never moves: ``QNetwork.params`` is allocated once); per call only the batch arrays are checked.
+    never moves: ``QNetwork.params`` is allocated once); per call only the batch arrays are checked, and each
+    address is taken once (~2 us each in Pyodide, a third of a small network's pass once added up).
 
     With ``layer_norm`` every hidden layer is LayerNorm then ReLU (robotrain.qnet), and the forward pass's record
     also keeps each hidden layer's normalized pre-activation and 1 / std per row for the backward pass."""
@@ -184,37 +185,64 @@ class NetworkKernel:
         self._sizes_ptr = _address(self.sizes)
         self.layers = len(sizes) - 1
         self.obs_dim, self.out_dim = sizes[0], sizes[-1]
-        self.hidden_total = sum(sizes[1:-1])
+        hidden_total = sum(sizes[1:-1])
         # Floats of the forward record per batch row: hidden outputs, and with LayerNorm zhat and 1 / std too.
-        self.record_width = self.hidden_total + (self.hidden_total + self.layers - 1 if layer_norm else 0)
+        self.record_width = hidden_total + (hidden_total + self.layers - 1 if layer_norm else 0)
         self.widest_hidden = max(sizes[1:-1], default=0)
         self.widest_layer = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        self._scratch = np.empty(0, dtype=np.float32)
+        # Buffers reused across calls (grown when a batch is larger), with their addresses: the backward pass's
+        # scratch, and the record of a forward pass whose record nobody keeps.
+        self._scratch, self._scratch_ptr = _buffer(0)
+        self._spare, self._spare_ptr = _buffer(0)
 
     def forward(self, x: np.ndarray, keep: bool = False):
         """Q-values (n, out) for x (n, obs_dim; rows may be strided). With ``keep``, also the record of the pass
         (what ``backward`` needs), else only the Q-values."""
         n, k = _shape2("x", x)
         px = _need("x", x, (n, self.obs_dim), row_stride=True)
-        acts = np.empty(n * self.record_width, dtype=np.float32)
-        out = np.empty((n, self.out_dim), dtype=np.float32)
-        self.lib.rt_mlp_forward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), px,
-                                _row_stride(x), n, _address(acts), _address(out))
-        return (out, (x, acts)) if keep else out
+        ldx, size = _row_stride(x), n * self.record_width
+        if keep:  # one new buffer: the record, then the Q-values
+            buf, pbuf = _buffer(size + n * self.out_dim)
+            out, pout = buf[size:].reshape(n, self.out_dim), pbuf + 4 * size
+        else:
+            if self._spare.size < size:
+                self._spare, self._spare_ptr = _buffer(size)
+            pbuf = self._spare_ptr
+            out = np.empty((n, self.out_dim), dtype=np.float32)
+            pout = _address(out)
+        self.lib.rt_mlp_forward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), px, ldx, n,
+                                pbuf, pout)
+        return (out, _Record(self, x, px, ldx, buf, pbuf)) if keep else out
 
-    def backward(self, cache, dout: np.ndarray, grad: np.ndarray) -> None:
-        """Write d(loss)/d(params) into ``grad`` given ``forward(x, keep=True)``'s cache and dout (n, out)."""
-        x, acts = cache
-        n = x.shape[0]
-        px = _need("x", x, (n, self.obs_dim), row_stride=True)
-        _need("acts", acts, (n * self.record_width,))
+    def backward(self, record, dout: np.ndarray, grad: np.ndarray) -> None:
+        """Write d(loss)/d(params) into ``grad`` given ``forward(x, keep=True)``'s record and dout (n, out)."""
+        if not isinstance(record, _Record) or record.network is not self:
+            raise ValueError("record must come from this network's forward(x, keep=True)")
+        n = record.n
         pd = _need("dout", dout, (n, self.out_dim))
         pg = _need("grad", grad, self.params.shape, writable=True)
         need = 2 * n * self.widest_hidden + self.widest_layer
         if self._scratch.size < need:
-            self._scratch = np.empty(need, dtype=np.float32)
-        self.lib.rt_mlp_backward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), px,
-                                 _row_stride(x), n, _address(acts), pd, pg, _address(self._scratch))
+            self._scratch, self._scratch_ptr = _buffer(need)
+        self.lib.rt_mlp_backward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), record.px,
+                                 record.ldx, n, record.pbuf, pd, pg, self._scratch_ptr)
+
+
+class _Record:
+    """What a forward pass leaves for the backward pass: its input x and its record buffer (hidden outputs, and
+    with LayerNorm zhat and 1 / std), checked and addressed when the forward pass ran. Holding both arrays keeps
+    the addresses valid (numpy refuses to resize an array something else refers to)."""
+
+    __slots__ = ("network", "x", "px", "ldx", "n", "buf", "pbuf")
+
+    def __init__(self, network, x, px, ldx, buf, pbuf):
+        self.network, self.x, self.px, self.ldx, self.n, self.buf, self.pbuf = network, x, px, ldx, x.shape[0], buf, pbuf
+
+
+def _buffer(size: int) -> tuple[np.ndarray, int]:
+    """A new float32 buffer of ``size`` floats and its address."""
+    a = np.empty(size, dtype=np.float32)
+    return a, _address(a)
 
 
 def _shape2(name: str, a) -> tuple[int, int]:

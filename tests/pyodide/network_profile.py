@@ -66,3 +66,25 @@ for obs_dim, hidden, actions in [(4, (64, 64), 2), (4, (120, 84), 2), (6, (128, 
         print(f"{shape:<20}{n:>6}{med['kernel LN']:>9.0f}us{med['numpy LN']:>8.0f}us"
               f"{med['numpy LN'] / med['kernel LN']:>8.1f}x{med['kernel plain']:>12.0f}us{med['LN fwd']:>6.0f}us{med['plain fwd']:>9.0f}us"
               f"   {hostLoadavg()}")
+
+# What an actor asks each env step: Q-values for its lanes, no record.
+print(f"\n{'forward only':<20}{'batch':>6}{'kernel LN':>11}{'numpy LN':>10}{'speedup':>9}   load average")
+for obs_dim, hidden, actions in [(4, (120, 84), 2), (6, (128, 128), 7)]:
+    for n in (1, 8, 32):
+        rng = np.random.default_rng(0)
+        ln = QNetwork(obs_dim, actions, hidden, rng, layer_norm=True)
+        ref = QNetwork(obs_dim, actions, hidden, layer_norm=True)
+        ref.kernel = None
+        ref.params[:] = ln.params
+        x = rng.standard_normal((n, obs_dim)).astype(np.float32)
+        cases = {"kernel": lambda: ln.forward(x), "numpy": lambda: ref.forward(x)}
+        for fn in cases.values():
+            run_us(fn)
+        times = {name: [] for name in cases}
+        for _ in range(RUNS):
+            for name, fn in cases.items():
+                times[name].append(run_us(fn))
+        med = {name: float(np.median(t)) for name, t in times.items()}
+        shape = f"{obs_dim}-{'-'.join(map(str, hidden))}-{actions}"
+        print(f"{shape:<20}{n:>6}{med['kernel']:>9.1f}us{med['numpy']:>8.1f}us{med['numpy'] / med['kernel']:>8.1f}x"
+              f"   {hostLoadavg()}")

@@ -138,9 +138,29 @@ static void gemm(int n, int m, int k, const float *L, int li, int lp, const floa
   }
 }
 
-// out (cols x rows) = transpose of a (rows x cols), both contiguous.
+// out (cols x rows) = transpose of a (rows x cols), both contiguous: 4 x 4 blocks through vector shuffles (a
+// scalar loop's stores 4 * rows bytes apart made the backward pass of a 6-128-128-7 network at batch 128
+// 8-11% slower, 258-275 us against 237-241; 64- and 84-wide layers gain under 2%), the edges one by one.
 static void transpose(const float *a, float *out, int rows, int cols) {
-  for (int r = 0; r < rows; r++)
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float *a0 = a + r * cols, *a1 = a0 + cols, *a2 = a1 + cols, *a3 = a2 + cols;
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      f4 x0 = load4(a0 + c), x1 = load4(a1 + c), x2 = load4(a2 + c), x3 = load4(a3 + c);
+      f4 t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+      f4 t2 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+      float *o = out + c * rows + r;
+      store4(o, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+      store4(o + rows, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+      store4(o + 2 * rows, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+      store4(o + 3 * rows, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+    }
+    for (; c < cols; c++)
+      out[c * rows + r] = a0[c], out[c * rows + r + 1] = a1[c], out[c * rows + r + 2] = a2[c],
+                   out[c * rows + r + 3] = a3[c];
+  }
+  for (; r < rows; r++)
     for (int c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
 }
 

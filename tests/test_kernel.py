@@ -95,6 +95,13 @@ def test_300_learner_updates_stay_within_1e_5_of_numpy(checks):
     assert learner["loss_max_rel_diff"] < 1e-4
 
 
+def test_320_pqn_learner_updates_stay_within_1e_5_of_numpy(checks):
+    pqn = checks["pqn_learner"]
+    assert pqn["paths"] == ["wasm-simd", "numpy"] and pqn["updates"] == 320
+    assert pqn["params_max_abs_diff"] < LEARNER_TOL
+    assert pqn["loss_max_rel_diff"] < 1e-4
+
+
 @pytest.mark.parametrize("case, argument", [
     ("x float64", "x must be float32"),
     ("W wrong shape", "W has shape"),

@@ -331,7 +331,7 @@ def test_worker_tiles_memory_charts_and_background_tab(page, page_log, base_url)
     assert tiles.count() == 2
     wait_for(page, "[...document.querySelectorAll('.worker')].some(t => t.dataset.state === 'running')", 30, "a running tile")
     text = tiles.first.inner_text()
-    for words in ("#0", "episodes", "steps/s", "policy v", "lag", "Python heap", "MB"):
+    for words in ("#0", "episodes", "steps/s", "policy v", "behind", "Python heap", "MB"):
         assert words in text, text
     wait_for(page, "robotrain.stats().memory.workers_heap >= robotrain.stats().workers.reduce((a, w) => a + w.heap_bytes, 0)",
              10, "the memory readout to include the workers")

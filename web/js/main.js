@@ -12,6 +12,7 @@ import { createSession } from './app/session.js';
 import { createPersistence } from './app/persistence.js';
 import { createFrameLoop } from './app/frame.js';
 import { createAPI } from './app/api.js';
+import { createUndo } from './app/undo.js';
 
 const AUTOSAVE_EVERY_MS = 60_000;
 
@@ -44,6 +45,10 @@ const app = {
   uaMemory: { bytes: null, at: 0, busy: false },
   lastModel: null,
   kernel: null, // robotrain.kernel.status(): the Q-network's code on this page and its workers
+  runSettings: null, // the settings the current run has (changes made in place included)
+  kept: null, // the run the last fresh run replaced, for Undo: {record, label, why} (app/undo.js)
+  tileBase: null, // worker id -> its episodes when the current run began (tiles count this run's)
+  solvedAnnounced: false, // the current run's first solved evaluation was announced
 };
 
 // The context every part gets: the page's state (app), the UI, and (below) each part's functions by name.
@@ -70,9 +75,10 @@ const ui = createUI(document, {
   },
   onReplayListWanted: () => ctx.refreshReplayList(),
   onTheme: () => setTheme(ui.nextTheme(app.theme)),
+  onUndo: (yes) => (yes ? ctx.undo() : ctx.forgetKept()),
 });
 ctx.ui = ui;
-Object.assign(ctx, createMessages(ctx), createSettings(ctx), createSession(ctx), createPersistence(ctx), createFrameLoop(ctx));
+Object.assign(ctx, createMessages(ctx), createSettings(ctx), createSession(ctx), createPersistence(ctx), createUndo(ctx), createFrameLoop(ctx));
 ctx.api = createAPI(ctx);
 window.robotrain = Object.freeze(ctx.api);
 

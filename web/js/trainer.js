@@ -7,7 +7,7 @@ import { CancelledError } from './pool/queue.js';
 import { pythonErrorMessage } from './pyhost.js';
 import { MODES } from './training/modes.js';
 import { asyncLoop, syncLoop } from './training/loops.js';
-import { trainerStats } from './training/report.js';
+import { trainerSnapshot, trainerStats } from './training/report.js';
 import { asError, buildTrainer } from './training/setup.js';
 import { playLocally } from './training/local.js';
 
@@ -119,18 +119,7 @@ export class Trainer {
 
   /** The whole training state as bytes (Run.to_bytes), for autosave. */
   snapshot() {
-    const bytes = this.glue.run_to_bytes(this.run);
-    let run;
-    try {
-      run = bytes.toJs();
-    } finally {
-      bytes.destroy();
-    }
-    return {
-      run,
-      trainedMs: this.trainingMs,
-      counts: { episodes: this.counts.episodes, env_steps: this.counts.envSteps },
-    };
+    return trainerSnapshot(this);
   }
 
   // ---- control ---------------------------------------------------------------------------------
@@ -198,8 +187,19 @@ export class Trainer {
     return this.disposed || this.state === 'error';
   }
 
+  // Where the run stops: the page's budget, else total_timesteps (which the schedules stay built on, as with --max-steps).
+  get stopAt() {
+    return this.stepBudget ?? this.config.total_timesteps;
+  }
+
+  setStepBudget(steps) { // a finished run below its new stop point may be started again
+    this.stepBudget = steps;
+    this.finished = this.budgetReached && this.startedAt !== null;
+    this.onChange();
+  }
+
   get budgetReached() {
-    return this.counts.envSteps >= this.config.total_timesteps;
+    return this.counts.envSteps >= this.stopAt;
   }
 
   /** At the step budget: pause for good (the run is finished). Returns true when it stopped. */
@@ -229,9 +229,11 @@ export class Trainer {
     return text == null ? null : JSON.parse(text);
   }
 
-  /** A play command's tasks, each with the lanes the sizer picks. */
+  /** A play command's tasks, each with the lanes the sizer picks (a segment plays its lane group's lanes). */
   tasksOf(command) {
-    for (const task of command.tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
+    for (const task of command.tasks) {
+      if (task.kind !== 'segment') task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
+    }
     return command.tasks;
   }
 
@@ -247,13 +249,13 @@ export class Trainer {
   execute(task, priority = false) {
     // Training episodes in flight: planned, not yet ingested, not given up on. episodes_lost in stats() is
     // what is issued and neither ingested nor in flight.
-    const episodes = task.stream === EVAL_STREAM ? 0 : task.stop_id - task.first_id;
+    const episodes = task.stream === EVAL_STREAM || task.kind === 'segment' ? 0 : task.stop_id - task.first_id;
     this.episodesInFlight += episodes;
     const running = this.pool ? this.pool.submit(task, { priority }) : playLocally(this, task);
     return running.then(
       (result) => {
         if (episodes > 0 && result.ms != null) this.sizer.observe(episodes, result.ms);
-        return { ...result, inFlight: episodes };
+        return { ...result, inFlight: episodes, segment: task.kind === 'segment' };
       },
       (error) => {
         this.episodesInFlight -= episodes;
@@ -289,7 +291,7 @@ export class Trainer {
     });
     this.counts.episodes += summary.episodes.length;
     this.counts.envSteps += summary.transitions;
-    this.sizer.observeSteps(summary.episodes.length, summary.transitions);
+    if (!result.segment) this.sizer.observeSteps(summary.episodes.length, summary.transitions); // sizes episode tasks
     this.staleness.sum += summary.staleness;
     this.staleness.count += 1;
     this.staleness.max = Math.max(this.staleness.max, summary.staleness);

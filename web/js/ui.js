@@ -4,7 +4,8 @@
 import { draw, setDrawColors } from './draw.js';
 import { Charts } from './charts.js';
 import { fieldText } from './params.js';
-import { COUNTERS, FORMAT, integer, taskSizeText, formatBytes, formatDuration } from './ui/format.js';
+import { COUNTERS, FORMAT, integer, taskSizeText, formatDuration } from './ui/format.js';
+import { showWorkerTiles } from './ui/workers.js';
 
 
 const THEMES = ['auto', 'light', 'dark'];
@@ -13,7 +14,7 @@ const OWN_INPUTS = ['seed', 'batch', 'lanes'];
 /**
  * Bind the page. `handlers`: {onStart, onPause, onReset, onSetting(name, text), onField(name, text, final),
  * onSave, onLoadFile(file), onShare, onExportCard, onResume(yes), onPush(impulse), onReplay(id),
- * onReplayLive(), onScrub(frame), onReplayToggle(), onTheme()}.
+ * onReplayLive(), onScrub(frame), onReplayToggle(), onTheme(), onUndo(yes)}.
  */
 export function createUI(doc, handlers) {
   const $ = (id) => doc.getElementById(id);
@@ -24,7 +25,7 @@ export function createUI(doc, handlers) {
     'load-file', 'share', 'share-link', 'export-card', 'autosave-status', 'hyper-fields', 'budget-slot', 'loading',
     'progress', 'loading-text', 'budget-bar', 'budget-text', 'counters', 'memory', 'worker-list', 'workers-note',
     'view', 'view-caption', 'view-mode', 'replay-pick', 'replay-go', 'replay-play', 'replay-scrub', 'replay-pos',
-    'replay-live', 'theme',
+    'replay-live', 'theme', 'undo', 'undo-text', 'undo-yes', 'undo-forget', 'solved',
   ]) {
     els[id] = $(id);
   }
@@ -67,6 +68,8 @@ export function createUI(doc, handlers) {
   els['notice-close'].addEventListener('click', () => ui.showNotice(null));
   els['resume-yes'].addEventListener('click', () => handlers.onResume(true));
   els['resume-no'].addEventListener('click', () => handlers.onResume(false));
+  els['undo-yes'].addEventListener('click', () => handlers.onUndo(true));
+  els['undo-forget'].addEventListener('click', () => handlers.onUndo(false));
   els['replay-go'].addEventListener('click', () => {
     const value = els['replay-pick'].value;
     if (value) handlers.onReplay(value === 'best' ? 'best' : Number(value));
@@ -208,8 +211,22 @@ export function createUI(doc, handlers) {
     showNotice(text, kind = 'note') {
       els['notice-text'].textContent = text ?? '';
       els.notice.classList.toggle('error-note', kind === 'error');
+      els.notice.classList.toggle('success-note', kind === 'success');
       els.notice.dataset.kind = kind;
       els.notice.hidden = !text;
+    },
+
+    /** The Undo offer for a replaced run (null hides it). */
+    showUndo(text) {
+      els['undo-text'].textContent = text ?? '';
+      els.undo.hidden = !text;
+    },
+
+    /** Whether the current run is solved (ui/solved.js); `state`: not-yet | solved | wobbly; null hides it. */
+    showSolved(text, state = 'not-yet') {
+      els.solved.textContent = text ?? '';
+      els.solved.dataset.state = state;
+      els.solved.hidden = !text;
     },
 
     showResumeOffer(text) {
@@ -240,6 +257,7 @@ export function createUI(doc, handlers) {
         els['budget-text'].textContent = 'Step budget: –';
         return;
       }
+      // The count is the counters' (a sync batch may end past the budget); the bar and the percentage stop at 100.
       const done = Math.min(stats.env_steps, budget);
       els['budget-bar'].value = done / budget;
       let eta = '';
@@ -248,7 +266,7 @@ export function createUI(doc, handlers) {
         eta = ` · ETA ${formatDuration((budget - done) / stats.env_steps_per_s)}`;
       }
       els['budget-text'].textContent =
-        `${integer(done)} of ${integer(budget)} env steps (${Math.floor((100 * done) / budget)} %)${eta}`;
+        `${integer(stats.env_steps)} of ${integer(budget)} env steps (${Math.floor((100 * done) / budget)} %)${eta}`;
     },
 
     setButtons({ start, pause, reset, controls = true, files = false, save = false }) {
@@ -286,36 +304,9 @@ export function createUI(doc, handlers) {
       els.memory.textContent = text;
     },
 
-    /** One tile per worker: state, episodes, env-steps/s, policy version and lag, heap, live mini view. */
-    showWorkers(workers, { policyVersion, spec, mode }) {
-      els['workers-note'].textContent =
-        mode === 'main' ? 'none: main-thread mode plays episodes on this page' : `${workers.length} module workers, each with its own Python`;
-      const list = els['worker-list'];
-      while (list.children.length > workers.length) list.lastElementChild.remove();
-      workers.forEach((w, i) => {
-        let tile = list.children[i];
-        if (!tile) {
-          tile = doc.createElement('div');
-          tile.innerHTML =
-            '<canvas width="192" height="96"></canvas><span class="title"></span><span class="line1"></span>' +
-            '<span class="line2"></span><span class="line3"></span><progress max="1"></progress>';
-          tile.setAttribute('aria-label', `worker ${w.id}`);
-          list.append(tile);
-        }
-        tile.className = `worker ${w.state}`;
-        tile.dataset.state = w.state;
-        tile.querySelector('.title').textContent = `#${w.id} ${w.state}${w.failures ? ` · ${w.failures} failed` : ''}`;
-        const lag = w.policy_version == null ? '–' : Math.max(0, policyVersion - w.policy_version);
-        tile.querySelector('.line1').textContent = `${integer(w.episodes)} episodes · ${integer(w.env_steps_per_s)} steps/s`;
-        tile.querySelector('.line2').textContent = `policy v${w.policy_version ?? '–'} · lag ${lag}`;
-        tile.querySelector('.line3').textContent = `Python heap ${formatBytes(w.heap_bytes)}`;
-        const bar = tile.querySelector('progress');
-        bar.value = w.load_progress;
-        bar.hidden = w.load_progress >= 1;
-        const canvas = tile.querySelector('canvas');
-        const c = canvas.getContext('2d');
-        draw(c, w.live_state ?? null, w.live_state ? spec : null);
-      });
+    /** One tile per worker (ui/workers.js). */
+    showWorkers(workers, options) {
+      showWorkerTiles(doc, els['worker-list'], els['workers-note'], workers, options);
     },
 
     drawRobot(state, spec) {

@@ -24,12 +24,19 @@ export function createAPI(ctx) {
       ctx.refreshButtons();
       if (wasRunning) ctx.autosave('pause');
     },
-    /** Drop the run (replay buffer, network, history) and set up a fresh one with the same settings, paused. */
+    /**
+     * Set up a fresh run with the same settings, paused; the replaced run is kept in memory for undo() until the
+     * next fresh run (app/undo.js).
+     */
     reset() {
       app.pendingStart = false;
       if (!app.core || app.inputErrors.size) return;
       if (app.trainer) app.trainer.pause();
-      ctx.rebuild();
+      ctx.rebuild({ why: 'Reset' });
+    },
+    /** Bring back the run the last fresh run replaced (the current one is kept in its place); false if none. */
+    undo() {
+      return ctx.undo();
     },
     stats() {
       const base = app.trainer && !app.trainer.disposed ? app.trainer.stats() : {};
@@ -64,6 +71,8 @@ export function createAPI(ctx) {
         frames_drawn: app.framesDrawn,
         pushes: app.pushes,
         resume_offered: app.offer !== null,
+        kept_run: app.kept ? { why: app.kept.why, label: app.kept.label } : null, // what undo() brings back
+        solved_summary: app.trainer ? ctx.solved() : null, // ui/solved.js: the words under the bars
         loaded_model: app.lastModel,
         theme: app.theme,
         chart_ms: Math.round(ui.charts.lastDrawMs * 10) / 10,

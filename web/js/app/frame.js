@@ -79,7 +79,7 @@ export function createFrameLoop(ctx) {
           const s = ctx.api.stats();
           sampleSeries(s, now);
           ui.showStats(s);
-          ui.showWorkers(app.pool ? app.pool.describe({ live: true }) : [], {
+          ui.showWorkers(tilesOfRun(), {
             policyVersion: s.policy_version,
             spec: app.trainer?.drawSpec,
             mode: s.mode,
@@ -106,6 +106,21 @@ export function createFrameLoop(ctx) {
       ctx.refreshMessage();
     }
     requestAnimationFrame(frame);
+  }
+
+  /**
+   * The pool's workers as this run's tiles: episodes since the run began (the pool outlives runs), no rate
+   * unless the run trains, and "waiting" rather than "idle" for a worker between tasks of a running run.
+   */
+  function tilesOfRun() {
+    if (!app.pool) return [];
+    const running = app.trainer?.state === 'running';
+    return app.pool.describe({ live: true }).map((w) => ({
+      ...w,
+      episodes: Math.max(0, w.episodes - (app.tileBase?.get(w.id) ?? 0)),
+      env_steps_per_s: running ? w.env_steps_per_s : null,
+      state: running && w.state === 'idle' ? 'waiting' : w.state,
+    }));
   }
 
   function sampleSeries(s, now = performance.now()) {

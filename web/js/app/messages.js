@@ -1,4 +1,6 @@
-// The page's message line, notices and buttons, from the page's state (app) and status.
+// The page's message line, notices and buttons, from the page's state (app) and status; whether the current
+// run has learned (the solved line, its announcement, the end-of-run summary).
+import { solvedSummary, solvedText, solvedAnnouncement, runSummaryText } from '../ui/solved.js';
 
 /** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
 export function createMessages(ctx) {
@@ -45,5 +47,34 @@ export function createMessages(ctx) {
   function notice(text, kind = 'note') {
     ui.showNotice(text, kind);
   }
-  return { notice, refreshButtons, refreshMessage, status };
+
+  const threshold = () => app.trainer?.envInfo?.solved_threshold ?? null;
+
+  /** The current run's solved summary (ui/solved.js), from the evaluations the chart shows. */
+  function solved() {
+    return solvedSummary(app.curves.curve.evals, threshold());
+  }
+
+  /** An evaluation came in: the first solved one is announced once per run. */
+  function evaluated() {
+    const summary = solved();
+    showSolved(summary);
+    if (!summary.solved || app.solvedAnnounced) return;
+    app.solvedAnnounced = true;
+    notice(solvedAnnouncement(summary, threshold(), app.trainer.config.env_id), 'success');
+  }
+
+  /** The solved line under the bars (none before the run has a trainer, or while watching a run card). */
+  function showSolved(summary = solved()) {
+    const t = app.trainer;
+    if (!t || t.disposed || threshold() === null) ui.showSolved(null);
+    else ui.showSolved(solvedText(summary, threshold()), summary.solved ? (summary.below ? 'wobbly' : 'solved') : 'not-yet');
+  }
+
+  /** The notice at the end of a run: its length, and whether it solved the env and stayed solved. */
+  function finishedText() {
+    const t = app.trainer;
+    return runSummaryText(solved(), threshold(), { envSteps: t.counts.envSteps, seconds: t.trainingMs / 1000, budget: t.stopAt });
+  }
+  return { evaluated, finishedText, notice, refreshButtons, refreshMessage, showSolved, solved, status };
 }

@@ -69,8 +69,9 @@ export function createPersistence(ctx) {
 
   /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
   function settingsFromConfig(config) {
-    const defaults = JSON.parse(app.glue.env_defaults(config.env_id));
-    const cfg = {};
+    const algorithm = config.algorithm ?? 'ddqn';
+    const defaults = JSON.parse(app.glue.env_defaults(config.env_id, algorithm));
+    const cfg = algorithm === 'ddqn' ? {} : { algorithm }; // the algorithm picks the defaults the rest is read against
     for (const [name, value] of Object.entries(config)) {
       if (name in OWN_CONTROL_FIELDS) continue;
       if (JSON.stringify(value) !== JSON.stringify(defaults[name])) cfg[name] = value;
@@ -127,10 +128,12 @@ export function createPersistence(ctx) {
     app.pendingStart = false;
     app.settings = settingsFromConfig(facts.config);
     app.inputErrors.clear();
-    if (app.settings.env !== app.trainer.config.env_id) ctx.refreshSpecs();
+    if (app.settings.env !== app.trainer.config.env_id || facts.config.algorithm !== app.trainer.config.algorithm) {
+      ctx.refreshSpecs();
+    }
     ctx.updateURL();
     ui.showSettings(app.settings);
-    ctx.rebuild();
+    ctx.rebuild({ why: `Loaded "${name}"` });
     if (!app.trainer) return { ok: false, error: app.trainerError };
     app.trainer.applyLoadedModel();
     app.lastModel = { name, policy_version: facts.policy_version, env_steps: facts.env_steps, card: Boolean(card) };
@@ -213,12 +216,8 @@ export function createPersistence(ctx) {
     }
     app.trainer?.pause();
     app.pendingStart = false;
-    app.settings = { ...app.settings, ...record.settings, cfg: { ...(record.settings.cfg ?? {}) }, autostart: false };
-    app.inputErrors.clear();
-    ctx.refreshSpecs();
-    ctx.updateURL();
-    ui.showSettings(app.settings);
-    ctx.rebuild({ restore: record });
+    ctx.applySettings(record.settings);
+    ctx.rebuild({ restore: record, why: 'Resumed the autosaved run' });
     if (app.trainer) ctx.notice(`Resumed the autosaved run: ${record.counts.episodes.toLocaleString('en-US')} episodes, ${record.counts.env_steps.toLocaleString('en-US')} env steps. Start to go on.`);
     return Boolean(app.trainer);
   }

@@ -52,6 +52,7 @@ export function createSession(ctx) {
         ui.markInvalid(problem.param, true);
       }
       ctx.adoptURLFields();
+      if (app.settings.cfg.algorithm) ctx.refreshSpecs(); // ?algorithm=: that algorithm's defaults and fields
       ui.showFields(app.settings.cfg, app.core.defaults);
       ctx.pythonCheck();
       ui.showSettings(app.settings);
@@ -92,10 +93,17 @@ export function createSession(ctx) {
     }
   }
 
-  /** (Re)create the pool to the wanted size and a fresh trainer for the current settings (paused). */
-  function rebuild({ restore = null } = {}) {
+  /**
+   * (Re)create the pool to the wanted size and a fresh trainer for the current settings (paused), or one that
+   * restores `restore` (an autosave record). `why` (what replaced the run, null: nothing is replaced) is shown
+   * with the Undo offer when the replaced run had anything worth keeping.
+   */
+  function rebuild({ restore = null, why = 'Settings changed' } = {}) {
     const wasRunning = app.trainer?.state === 'running';
+    if (why) ctx.keepForUndo(why);
     app.trainer?.dispose();
+    ui.showNotice(null); // the replaced run's notices (its end, a saved model) are not this run's
+    app.solvedAnnounced = false;
     app.trainer = null;
     app.trainerError = null;
     app.replay = null;
@@ -120,13 +128,16 @@ export function createSession(ctx) {
           },
           onChange: () => ctx.refreshButtons(),
           onIngested: (event) => curves.addIngest(event),
-          onEvaluated: (event) => curves.addEval(event),
+          onEvaluated: (event) => {
+            curves.addEval(event);
+            ctx.evaluated();
+          },
           onDiverged: (message) => {
             ctx.notice(`Training paused: the learner diverged (${message}). The last good weights are back; press Start to go on, or lower learning_rate.`, 'error');
             ctx.refreshButtons();
           },
           onFinished: () => {
-            ctx.notice(`Reached the step budget of ${app.trainer.config.total_timesteps.toLocaleString('en-US')} env steps; training stopped. Raise the step budget for a longer run.`);
+            ctx.notice(ctx.finishedText());
             ctx.autosave('finished');
             ctx.refreshButtons();
           },
@@ -137,6 +148,14 @@ export function createSession(ctx) {
       ctx.refreshMessage();
       return;
     }
+    // The page's stop point: the budget in the settings (a restored run may have moved it since it started).
+    const budget = app.settings.cfg.total_timesteps ?? app.core.defaults.total_timesteps;
+    if (budget != null && budget !== app.trainer.config.total_timesteps) app.trainer.setStepBudget(budget);
+    app.runSettings = app.settings;
+    // Worker tiles count this run's episodes: what each worker played before is the baseline.
+    app.tileBase = new Map((app.pool?.describe() ?? []).map((w) => [w.id, w.episodes]));
+    app.solvedAnnounced = ctx.solved().solved; // a restored run that was solved is not announced again
+    ctx.showSolved();
     ui.setCaption(`${app.trainer.config.env_id}: the current greedy policy, acting live. Click or drag on the robot to push it.`);
     ui.showFields(app.settings.cfg, app.core.defaults);
     ctx.refreshReplayList();

@@ -1,7 +1,7 @@
 // Settings typed in the controls or given in the URL: checked (inline, naming the field), applied, mirrored in
 // the URL. An applied change calls ctx.boot or ctx.rebuild.
 import { autoWorkerCount } from '../pool/limits.js';
-import { parseSetting, parseField, checkWithCore, toQuery, OWN_CONTROL_FIELDS } from '../params.js';
+import { parseSetting, parseField, checkWithCore, toQuery, fieldText, OWN_CONTROL_FIELDS } from '../params.js';
 
 /** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
 export function createSettings(ctx) {
@@ -88,11 +88,21 @@ export function createSettings(ctx) {
       // under it (a removed worker's task runs again elsewhere with the same ids); a sync curve is the same.
       const count = workerCount(app.settings);
       ctx.ensurePool(count);
+      for (const id of [...(app.tileBase?.keys() ?? [])]) if (id >= count) app.tileBase.delete(id); // a re-added id starts at 0
+      app.runSettings = app.settings;
       ctx.notice(`Now ${count} worker${count === 1 ? '' : 's'}; the run goes on where it was.`);
       ctx.refreshButtons();
       return;
     }
-    ctx.rebuild();
+    // Sync, async and main mode share the run (Run.to_bytes): it goes on under the new mode's schedule.
+    if (name === 'mode' && hasProgress() && ctx.continueInMode(value)) return;
+    ctx.rebuild({ why: `${labelOf(name)} changed to ${value}` });
+  }
+
+  /** The current run has trained (something to keep or continue) and is healthy. */
+  function hasProgress() {
+    const t = app.trainer;
+    return Boolean(t && !t.disposed && !t.watchOnly && t.state !== 'error' && t.counts.episodes > 0);
   }
 
   /** A worker-count change can resize the pool under the current run (both have workers, the run is healthy). */
@@ -131,14 +141,41 @@ export function createSettings(ctx) {
       app.trainer?.pause();
       return;
     }
-    ctx.rebuild();
+    if (name === 'total_timesteps' && app.trainer?.startedAt != null && hasProgress()) {
+      moveStopPoint();
+      return;
+    }
+    const why = `${name} changed to ${fieldText(value ?? app.core.defaults[name])}`;
+    if (name === 'algorithm') refreshSpecs(); // the other algorithm's fields and defaults
+    ctx.rebuild({ why });
+  }
+
+  /**
+   * A new step budget for a run that has started: the same run stops at the new point (its steps, curves and
+   * schedules stay; epsilon and the learning rate follow the budget the run started with, as the command line's
+   * --max-steps does). A run that has not started is rebuilt instead, its schedules built on the new budget.
+   */
+  function moveStopPoint() {
+    const t = app.trainer;
+    const budget = app.settings.cfg.total_timesteps ?? app.core.defaults.total_timesteps;
+    const wasFinished = Boolean(t.finished);
+    t.setStepBudget(budget);
+    app.runSettings = app.settings;
+    const steps = t.counts.envSteps.toLocaleString('en-US');
+    const text = `Step budget now ${budget.toLocaleString('en-US')} env steps for this run (${steps} done).`;
+    const schedules = ` Epsilon and the learning rate keep the schedule of the budget the run started with (${t.config.total_timesteps.toLocaleString('en-US')}).`;
+    if (t.finished) ctx.notice(`${text} That is reached already, so the run stays finished.`);
+    else if (wasFinished || t.state !== 'running') ctx.notice(`${text} Press Start to go on from here.${schedules}`);
+    else ctx.notice(`${text} Training goes on.${schedules}`);
+    ctx.refreshButtons();
   }
 
   /** Field specs and defaults for the current env (the form's placeholders and limits). */
   function refreshSpecs() {
     const env = app.core.envNames.includes(app.settings.env) ? app.settings.env : app.core.envNames[0];
-    app.core.specs = JSON.parse(app.glue.field_specs(env));
-    app.core.defaults = JSON.parse(app.glue.env_defaults(env));
+    const algorithm = app.settings.cfg.algorithm === 'pqn' ? 'pqn' : 'ddqn'; // the defaults differ per algorithm
+    app.core.specs = JSON.parse(app.glue.field_specs(env, algorithm));
+    app.core.defaults = JSON.parse(app.glue.env_defaults(env, algorithm));
     ui.buildFields(app.core.specs, Object.keys(OWN_CONTROL_FIELDS));
     ui.showFields(app.settings.cfg, app.core.defaults);
   }

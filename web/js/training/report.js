@@ -1,4 +1,5 @@
-// The trainer's statistics for robotrain.stats(): the run's figures from Python and the main thread's own.
+// What the trainer reports: its statistics for robotrain.stats() (the run's figures from Python and the main
+// thread's own) and its snapshot for autosave.
 import { frameWaitStats } from '../schedule.js';
 
 /** JSON-safe training statistics of trainer `t` (the page adds fps and the worker list). */
@@ -16,7 +17,7 @@ export function trainerStats(t) {
     epsilon: run.epsilon ?? null,
     loss: run.loss ?? null,
     updates_per_s: t.state === 'running' ? run.updates_per_s ?? 0 : 0,
-    step_budget: t.config.total_timesteps,
+    step_budget: t.stopAt, // where the run stops (config.total_timesteps: what its schedules are built on)
     finished: Boolean(t.finished),
     watch_only: t.watchOnly,
     longest_local_slice_ms: Math.round(t.longestLocalSliceMs * 100) / 100,
@@ -50,7 +51,26 @@ export function trainerStats(t) {
     episodes_duplicated: run.episodes_duplicated ?? 0,
     task_sizing: t.sizer.describe(),
     duplicates_dropped: run.duplicates_dropped ?? 0,
+    // PQN's units of work (robotrain.run): segments planned, ingested once each, and in flight; null for DDQN.
+    segments: run.segments_issued == null ? null
+      : { issued: run.segments_issued, ingested: run.segments_ingested, in_flight: run.segments_in_flight },
     divergences: run.divergences ?? 0,
     last_divergence: t.divergence,
+  };
+}
+
+/** Trainer `t`'s whole training state as bytes (Run.to_bytes), its training time and counts, for autosave. */
+export function trainerSnapshot(t) {
+  const bytes = t.glue.run_to_bytes(t.run);
+  let run;
+  try {
+    run = bytes.toJs();
+  } finally {
+    bytes.destroy();
+  }
+  return {
+    run,
+    trainedMs: t.trainingMs,
+    counts: { episodes: t.counts.episodes, env_steps: t.counts.envSteps },
   };
 }

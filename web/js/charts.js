@@ -204,8 +204,33 @@ export class Charts {
         },
       ],
     }));
+    this.describe(curve, threshold, data, window);
     this.lastDrawMs = performance.now() - started;
     return this.lastDrawMs;
+  }
+
+  /** Each chart's text alternative: what it shows and its latest values (a canvas says nothing by itself). */
+  describe(curve, threshold, returnColumns, window) {
+    const last = (column) => {
+      for (let i = column.length - 1; i >= 0; i--) if (column[i] != null) return column[i];
+      return null;
+    };
+    const num = (v, digits = 1) => (v == null ? 'none yet' : Number(v).toFixed(digits));
+    const evalRow = curve.evals[curve.evals.length - 1];
+    const row = curve.series[curve.series.length - 1] ?? [];
+    const lagKeys = Object.keys(curve.lag);
+    const commonLag = lagKeys.length ? lagKeys.reduce((a, b) => (curve.lag[b] > curve.lag[a] ? b : a)) : null;
+    const texts = {
+      ret: `Episode return chart: ${curve.episodes.length} episodes, moving mean over ${window} episodes ${num(last(returnColumns[2]))}; ` +
+        (evalRow ? `latest greedy evaluation ${num(evalRow[1])} at ${evalRow[0]} env steps` : 'no greedy evaluation yet') +
+        (threshold == null ? '.' : `; solved at ${num(threshold)}.`),
+      loss: `TD loss chart (log scale): latest ${row[2] == null ? 'none yet' : Number(row[2]).toPrecision(3)}.`,
+      epsilon: `Exploration epsilon chart: latest ${num(row[3], 3)}.`,
+      throughput: `Throughput chart: latest ${num(row[4])} episodes per minute, ${num(row[5])} env steps per second, ${num(row[6])} updates per second.`,
+      lag: commonLag === null ? 'Policy lag chart: no results yet.'
+        : `Policy lag chart: most ingested results were played ${commonLag} policy versions behind the learner.`,
+    };
+    for (const [name, text] of Object.entries(texts)) this.els[name].setAttribute('aria-label', text);
   }
 
   _set(name, data, options) {

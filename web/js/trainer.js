@@ -229,11 +229,9 @@ export class Trainer {
     return text == null ? null : JSON.parse(text);
   }
 
-  /** A play command's tasks, each with the lanes the sizer picks (a segment plays its lane group's lanes). */
+  /** A play command's tasks, each with the lanes the sizer picks. */
   tasksOf(command) {
-    for (const task of command.tasks) {
-      if (task.kind !== 'segment') task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
-    }
+    for (const task of command.tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
     return command.tasks;
   }
 
@@ -249,13 +247,13 @@ export class Trainer {
   execute(task, priority = false) {
     // Training episodes in flight: planned, not yet ingested, not given up on. episodes_lost in stats() is
     // what is issued and neither ingested nor in flight.
-    const episodes = task.stream === EVAL_STREAM || task.kind === 'segment' ? 0 : task.stop_id - task.first_id;
+    const episodes = task.stream === EVAL_STREAM ? 0 : task.stop_id - task.first_id;
     this.episodesInFlight += episodes;
     const running = this.pool ? this.pool.submit(task, { priority }) : playLocally(this, task);
     return running.then(
       (result) => {
         if (episodes > 0 && result.ms != null) this.sizer.observe(episodes, result.ms);
-        return { ...result, inFlight: episodes, segment: task.kind === 'segment' };
+        return { ...result, inFlight: episodes };
       },
       (error) => {
         this.episodesInFlight -= episodes;
@@ -291,7 +289,7 @@ export class Trainer {
     });
     this.counts.episodes += summary.episodes.length;
     this.counts.envSteps += summary.transitions;
-    if (!result.segment) this.sizer.observeSteps(summary.episodes.length, summary.transitions); // sizes episode tasks
+    this.sizer.observeSteps(summary.episodes.length, summary.transitions);
     this.staleness.sum += summary.staleness;
     this.staleness.count += 1;
     this.staleness.max = Math.max(this.staleness.max, summary.staleness);

@@ -58,11 +58,12 @@ class Killer(threading.Thread):
         t = self.trainer
         while len(self.done) < self.kills and not self.halt.is_set():
             if t.run.env_steps >= self.next_at:
-                busy = [job for job in list(t.inflight.values()) if job.task["kind"] == "train"]
+                busy = [job for job in list(t.inflight.values()) if job.task["role"] == "train"]
                 if busy:
                     slot = t.slots[busy[0].slot]
                     ray.kill(slot.handle)
-                    self.done.append((t.run.env_steps, slot.index, busy[0].task["first_id"]))
+                    task = busy[0].task
+                    self.done.append((t.run.env_steps, slot.index, task.get("first_id", task.get("segment_id"))))
                     self.next_at = t.run.env_steps + self.gap
             time.sleep(0.001)
 
@@ -135,6 +136,25 @@ def test_killed_actor_in_async_mode_loses_and_duplicates_nothing(local_ray):
     assert run.env_steps >= 8_000 and len(run.evals) >= 2
     assert run.learner.updates == (run.env_steps - cfg.learning_starts) // cfg.train_frequency  # none skipped
     assert stats["mean_staleness"] > 0  # actors really ran behind the learner
+
+
+def test_pqn_on_ray_equals_the_command_line_even_when_an_actor_is_killed(local_ray):
+    cfg = Config.for_env("cartpole", algorithm="pqn", seed=2, eval_interval=2_000)
+    serial = train_serial(cfg, max_steps=8_000)
+    trainer = RayTrainer(cfg, actors=2, mode="sync")
+    killer = Killer(trainer, kills=1, after_steps=2_000, gap_steps=1_000)
+    run = train_while_killing(trainer, killer, 8_000)
+    stats = run.backend_stats
+    assert len(killer.done) == 1 and stats["actor_restarts"] == 1 and stats["rerun_tasks"] >= 1, stats
+    assert run.history() == serial.history() and np.array_equal(run.weights_packed(), serial.weights_packed())
+    assert stats["lost"] == 0 and run.stats()["segments_ingested"] == run.next_segment_id > 100
+    check_rules(run.trace, cfg)
+    on_ray = train_ray(cfg, actors=2, mode="async", max_steps=6_000)
+    assert on_ray.backend_stats["lost"] == 0
+    for async_run in (on_ray, train_serial(cfg, max_steps=6_000, mode="async")):
+        check_rules(async_run.trace, cfg)
+        assert async_run.stats()["segments_ingested"] == async_run.next_segment_id
+        assert async_run.learner.updates == async_run.env_steps // (cfg.num_envs * cfg.num_steps) * 16
 
 
 def test_cartpole_solved_with_2_actors_and_model_round_trip(local_ray, tmp_path):

@@ -30,13 +30,19 @@ def check_rules(trace: list, config: Config, initial_version: int = 0) -> dict:
     """What every host's commands obey, whatever the mode; returns counts of what the trace holds.
 
     Tasks and evaluations use the last published weights; publications are ``publish_every`` updates apart
-    at least; training ids are planned once each, in order; learning never runs ahead of the data.
+    at least; training ids (pqn: segment ids) are planned once each, in order; learning never runs ahead of
+    the data.
     """
     published, next_id, counts = initial_version, None, {"play": 0, "learn": 0, "ingest": 0, "publish": 0, "evaluate": 0}
+    next_segment = 0
     for command in trace:
         op = command["op"]
         counts[op] += 1
-        if op == "play":
+        if op == "play" and config.algorithm == "pqn":
+            for task in command["tasks"]:  # segment ids count up; a group has one segment in flight at most
+                assert task["policy_version"] == published and task["segment_id"] == next_segment, (task, published)
+                next_segment += 1
+        elif op == "play":
             for task in command["tasks"]:
                 assert task["policy_version"] == published, (task, published)
                 assert next_id is None or task["first_id"] == next_id, (task, next_id)

@@ -74,7 +74,7 @@ class Actor:
     def begin_task(self, task: dict) -> None:
         """``begin`` for a task dict of either kind."""
         if task.get("kind") == "segment":
-            table = np.asarray(task["lanes"], dtype=np.float64)
+            table = np.asarray(task["lane_table"], dtype=np.float64)
             if table.ndim != 2 or table.shape[1] != codec.lane_cols(self.env.state_dim):
                 raise ValueError(f"segment lane table must have shape (lanes, {codec.lane_cols(self.env.state_dim)}), "
                                  f"got {table.shape}")

@@ -191,7 +191,7 @@ class Config:
     @classmethod
     def field_specs(cls, env_id: str = "cartpole", algorithm: str = "ddqn") -> list[dict]:
         """One JSON-safe entry per field for a UI form: name, type, default (for ``env_id`` and ``algorithm``),
-        min, max, doc, and ``algorithms``: the algorithms that read it."""
+        min, max, doc, ``algorithms`` (the algorithms that read it) and, for a text field, ``choices``."""
         defaults = cls.for_env(env_id, algorithm=algorithm).to_dict()
         docs = _field_docs(cls)
         specs = []
@@ -200,8 +200,11 @@ class Config:
                 "int" if f.type in (int, "int") else "float")
             low, high = LIMITS.get(f.name, (None, None))
             readers = ["ddqn"] if f.name in DDQN_ONLY else ["pqn"] if f.name in PQN_ONLY else list(ALGORITHMS)
-            specs.append({"name": f.name, "type": kind, "default": defaults[f.name], "min": low, "max": high,
-                          "doc": docs.get(f.name, ""), "algorithms": readers})
+            spec = {"name": f.name, "type": kind, "default": defaults[f.name], "min": low, "max": high,
+                    "doc": docs.get(f.name, ""), "algorithms": readers}
+            if f.name in ("env_id", "algorithm"):
+                spec["choices"] = list(ENV_NAMES if f.name == "env_id" else ALGORITHMS)
+            specs.append(spec)
         return specs
 
 

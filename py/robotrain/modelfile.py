@@ -84,9 +84,10 @@ def loads(data, expect_env: str | None = None) -> dict:
         raw = base64.b64decode(_field(doc, "params_f32_b64", str), validate=True)
     except ValueError:
         raise ValueError("model file parameters are not valid base64") from None
-    expected = num_params(layer_sizes(env.obs_dim, config.hidden_sizes, env.num_actions))
+    expected = num_params(layer_sizes(env.obs_dim, config.hidden_sizes, env.num_actions), config.layer_norm)
     if len(raw) != 4 * expected:
-        raise ValueError(f"model file carries {len(raw) // 4} parameters; hidden sizes {list(config.hidden_sizes)} need {expected}")
+        raise ValueError(f"model file carries {len(raw) // 4} parameters; hidden sizes {list(config.hidden_sizes)} "
+                         f"({config.algorithm}) need {expected}")
     if hashlib.sha256(raw).hexdigest() != _field(doc, "params_sha256", str):
         raise ValueError("model file parameters fail their sha256 check (corrupt)")
     params = np.frombuffer(raw, dtype="<f4").astype(np.float32)

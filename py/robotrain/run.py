@@ -133,7 +133,7 @@ class Run:
             self.in_flight[sid] = g
             tasks.append({"kind": "segment", "segment_id": sid, "group": g, "steps": c.num_steps, "epsilon": eps,
                           "policy_version": version, "id_stride": c.num_envs,
-                          "lanes": self.groups[g].astype(np.float64).tolist()})
+                          "lane_table": self.groups[g].astype(np.float64).tolist()})
         return tasks
 
     def ingest(self, packed: np.ndarray) -> dict:

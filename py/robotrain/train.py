@@ -115,6 +115,9 @@ def main(argv=None) -> int:
             p.error(f"--init-model {args.init_model}: {e}")
         if tuple(model["config"].hidden_sizes) != config.hidden_sizes:
             p.error(f"--init-model: its hidden_sizes {model['config'].hidden_sizes} differ from {config.hidden_sizes}")
+        if model["config"].layer_norm != config.layer_norm:
+            p.error(f"--init-model: it was trained with {model['config'].algorithm}, whose network differs from "
+                    f"{config.algorithm}'s (LayerNorm)")
         init_params = model["params"]
     max_steps = config.total_timesteps if args.max_steps is None else args.max_steps
     progress = None if args.quiet else Progress(max_steps)

@@ -14,10 +14,10 @@ from .seeding import TRAIN_STREAM, VIEW_STREAM, episode_seed
 
 
 class Viewer:
-    def __init__(self, env_id: str, hidden_sizes=(64, 64), seed: int = 0):
+    def __init__(self, env_id: str, hidden_sizes=(64, 64), seed: int = 0, layer_norm: bool = False):
         self.env = make(env_id, 1, seed)
         self.seed = int(seed)
-        self.net = QNetwork(self.env.obs_dim, self.env.num_actions, hidden_sizes)
+        self.net = QNetwork(self.env.obs_dim, self.env.num_actions, hidden_sizes, layer_norm=layer_norm)
         self.has_weights = False
         self.policy_version = -1
         self.episode = 0  # viewer episode counter

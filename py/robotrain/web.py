@@ -42,12 +42,12 @@ def check_config(env_id: str, overrides_json: str) -> str:
         return str(e)
 
 
-def env_defaults(env_id: str) -> str:
-    return json.dumps(Config.for_env(env_id).to_dict())
+def env_defaults(env_id: str, algorithm: str = "ddqn") -> str:
+    return json.dumps(Config.for_env(env_id, algorithm=algorithm).to_dict())
 
 
-def field_specs(env_id: str) -> str:
-    return json.dumps(Config.field_specs(env_id))
+def field_specs(env_id: str, algorithm: str = "ddqn") -> str:
+    return json.dumps(Config.field_specs(env_id, algorithm))
 
 
 # ---- runs, model files --------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def apply_model(run: Run) -> None:
 def evaluate_now(run: Run) -> float:
     """Mean greedy return of the current weights over the run's evaluation episodes (same seeds as its evals)."""
     c = run.config
-    return float(evaluate(c.env_id, c.seed, c.hidden_sizes, run.learner.q.params, c.eval_episodes))
+    return float(evaluate(c.env_id, c.seed, c.hidden_sizes, run.learner.q.params, c.eval_episodes, c.layer_norm))
 
 
 # ---- the schedule ---------------------------------------------------------------------------------------

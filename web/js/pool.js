@@ -14,7 +14,7 @@
 // distribution), pool/messages.js (a worker's messages), pool/failures.js (the watchdog's pass, a dead worker's
 // tasks re-queued and its slot refilled); this file keeps the queue, dispatch and the workers' lifecycle.
 import { MSG, faultFor } from './protocol.js';
-import { checkTrajectories, transitionCount } from './wire/codec.js';
+import { checkResult, transitionCount } from './wire/codec.js';
 import { shareRuntime } from './pyhost.js';
 import { WorkerState, isReady, newHandle, stateOf } from './pool/handle.js';
 import { TaskTimes, silenceLimitMs } from './pool/watchdog.js';
@@ -213,7 +213,7 @@ export class WorkerPool {
 
   // ---- configuration and weights -------------------------------------------------------------
 
-  /** Give every worker a (new) actor: {env_id, run_seed, lanes, hidden_sizes}. Drops old weights. */
+  /** Give every worker a (new) actor: {env_id, run_seed, lanes, hidden_sizes, layer_norm}. Drops old weights. */
   configure(initArgs) {
     this.initArgs = { ...initArgs };
     this.initSerial += 1;
@@ -249,8 +249,9 @@ export class WorkerPool {
   // ---- tasks ------------------------------------------------------------------------------------
 
   /**
-   * Queue a task {first_id, stop_id, epsilon, stream, lanes?}; resolves with {packed: Float32Array, ms, worker}
-   * (a checked, complete result for exactly this task's episode ids) once, or rejects once.
+   * Queue a task (episodes {first_id, stop_id, epsilon, stream, lanes?} or a PQN segment, as robotrain.run plans
+   * them); resolves with {packed: Float32Array, ms, worker} (a checked, complete result for exactly this task's
+   * episode ids or segment) once, or rejects once.
    * `priority` puts it at the front of the queue (evaluations).
    */
   submit(task, { priority = false } = {}) {
@@ -295,18 +296,21 @@ export class WorkerPool {
   _dispatch(slot, entry) {
     this.weights.sendTo(slot, (type, fields, transfer) => this._request(slot, type, fields, transfer))?.catch((e) => this._setWeightsFailed(e));
     slot.running += 1;
-    const { first_id, stop_id, epsilon, stream, lanes } = entry.task;
-    const episodes = stop_id - first_id;
-    const fault = faultFor(this.faults, entry.task, entry.attempts);
+    const { lanes, ...task } = entry.task;
+    const segment = task.kind === 'segment';
+    const episodes = segment ? 0 : task.stop_id - task.first_id; // a segment's episodes are counted as they end
+    // Task times per stream and episode; a segment's per segment (they are all alike).
+    const timing = segment ? ['segment', 1] : [task.stream ?? 0, episodes];
+    const fault = faultFor(this.faults, task, entry.attempts);
     const started = performance.now();
-    slot.task = { entry, started, deadline: started + this.taskTimes.deadline(stream ?? 0, episodes) };
+    slot.task = { entry, started, deadline: started + this.taskTimes.deadline(...timing) };
     slot.lastHeard = Math.max(slot.lastHeard, started);
     this.onChange();
     const worker = slot.worker;
-    this._request(slot, MSG.RUN, { first_id, stop_id, epsilon, stream, lanes, fault }, [], entry).then(
+    this._request(slot, MSG.RUN, { task, lanes, fault }, [], entry).then(
       (result) => {
         if (worker !== slot.worker) return; // its worker was declared dead meanwhile; the task was re-queued
-        const problem = checkTrajectories(result?.packed, entry.task);
+        const problem = checkResult(result?.packed, task);
         if (problem) {
           this.counters.bad_results += 1;
           workerDied(this, slot, worker, `worker ${slot.id} sent an incomplete result (${problem})`, 'bad result', entry);
@@ -315,12 +319,12 @@ export class WorkerPool {
         slot.running -= 1;
         slot.task = null;
         slot.tasks += 1;
-        if (!stream) slot.episodes += episodes;
+        if (!task.stream) slot.episodes += episodes;
         const steps = transitionCount(result.packed);
         slot.envSteps += steps;
         slot.stepLog.push([performance.now(), steps, result.ms ?? 0]);
         if (slot.stepLog.length > 64) slot.stepLog.shift();
-        this.taskTimes.record(stream ?? 0, result.ms, episodes);
+        this.taskTimes.record(timing[0], result.ms, timing[1]);
         if (result.heap_bytes) slot.heapBytes = result.heap_bytes;
         if (result.policy_version != null) slot.policyVersion = result.policy_version;
         if (!entry.resolve({ ...result, worker: slot.id })) this.counters.late_results_dropped += 1;

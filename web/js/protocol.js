@@ -5,10 +5,11 @@
 // Events,   worker -> page:   {event, ...fields} (no id): load progress, boot finished, boot failed, live.
 
 export const MSG = Object.freeze({
-  INIT: 'init', // {env_id, run_seed, lanes, hidden_sizes} -> {} ; (re)creates the worker's Actor
+  INIT: 'init', // {env_id, run_seed, lanes, hidden_sizes, layer_norm} -> {} ; (re)creates the worker's Actor
   SET_WEIGHTS: 'set_weights', // {serial, weights: Float32Array} or {serial, sab: SharedArrayBuffer} -> {serial}
-  // {first_id, stop_id, epsilon, stream, lanes (optional: play on this many lanes), fault: null | {kind, variant,
-  // chunk}} ->
+  // {task: a task as robotrain.run plans it (episodes {first_id, stop_id, epsilon, stream} or a PQN segment
+  // {kind: 'segment', segment_id, lane_table, steps, epsilon, id_stride}), lanes (optional, episode tasks: play
+  // on this many lanes), fault: null | {kind, variant, chunk}} ->
   // {packed: Float32Array (transferred), ms, weights_serial, heap_bytes, policy_version}
   RUN: 'run',
 });
@@ -27,7 +28,7 @@ export const EVENT = Object.freeze({
 });
 
 // Fault injection (fault_crash, fault_hang, fault_slow in the URL). Whether a task attempt faults is a pure
-// function of (fault seed, stream, first episode id, attempt), so a run with the same settings meets the same
+// function of (fault seed, stream, first episode id or segment id, attempt), so a run with the same settings meets the same
 // faults whichever worker runs which task, and a retried task gets a fresh, equally reproducible draw.
 export const SLOW_FACTOR = 10; // a 'slow' task takes this many times as long as it really needed
 
@@ -58,9 +59,9 @@ function draws(words, n) {
  * in [0, 1]. Returns {kind, variant, chunk}: a crash either throws ('throw') or closes the worker ('close');
  * `chunk` is how many chunks of play happen first (0..3), so faults land mid-task.
  */
-export function faultFor(faults, { first_id, stream = 0 }, attempt) {
+export function faultFor(faults, { first_id, segment_id, stream = 0 }, attempt) {
   if (!faults) return null;
-  const [u, v, w] = draws([faults.seed ?? 0, stream ?? 0, first_id, attempt], 3);
+  const [u, v, w] = draws([faults.seed ?? 0, stream ?? 0, first_id ?? segment_id, attempt], 3);
   const chunk = Math.floor(w * 4);
   if (u < faults.crash) return { kind: 'crash', variant: v < 0.5 ? 'throw' : 'close', chunk };
   if (u < faults.crash + faults.hang) return { kind: 'hang', variant: 'python-loop', chunk };

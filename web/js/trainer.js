@@ -8,10 +8,9 @@ import { pythonErrorMessage } from './pyhost.js';
 import { MODES } from './training/modes.js';
 import { asyncLoop, syncLoop } from './training/loops.js';
 import { trainerSnapshot, trainerStats } from './training/report.js';
-import { asError, buildTrainer } from './training/setup.js';
-import { playLocally } from './training/local.js';
+import { buildTrainer } from './training/setup.js';
+import { executeTask, ingestEvaluation, ingestResult } from './training/results.js';
 
-const EVAL_STREAM = 1;
 const LEARN_SLICE_MS = 6; // target length of one learning slice on the main thread
 const LONG_SLICE_MS = 16; // slices longer than one 60 Hz frame are counted in stats()
 const LOCAL_SLICE_MS = 6; // main mode: target length of one slice of episode play on the main thread
@@ -229,9 +228,10 @@ export class Trainer {
     return text == null ? null : JSON.parse(text);
   }
 
-  /** A play command's tasks, each with the lanes the sizer picks. */
+  /** A play command's tasks, each with the lanes the sizer picks (a segment plays its lane group's lanes). */
   tasksOf(command) {
-    for (const task of command.tasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
+    const episodeTasks = command.tasks.filter((task) => task.kind !== 'segment');
+    for (const task of episodeTasks) task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id);
     return command.tasks;
   }
 
@@ -245,76 +245,16 @@ export class Trainer {
 
   /** Run one task on a worker (or, in main mode, here); resolves with {packed: Float32Array} or {array}. */
   execute(task, priority = false) {
-    // Training episodes in flight: planned, not yet ingested, not given up on. episodes_lost in stats() is
-    // what is issued and neither ingested nor in flight.
-    const episodes = task.stream === EVAL_STREAM ? 0 : task.stop_id - task.first_id;
-    this.episodesInFlight += episodes;
-    const running = this.pool ? this.pool.submit(task, { priority }) : playLocally(this, task);
-    return running.then(
-      (result) => {
-        if (episodes > 0 && result.ms != null) this.sizer.observe(episodes, result.ms);
-        return { ...result, inFlight: episodes };
-      },
-      (error) => {
-        this.episodesInFlight -= episodes;
-        throw error;
-      },
-    );
+    return executeTask(this, task, priority);
   }
 
-  /** One result into the replay buffer: a single copy into the wasm heap, then Run.ingest. */
+  /** One result into the replay buffer or rollout: a single copy into the wasm heap, then Run.ingest. */
   ingest(result) {
-    this.timed('ingest', () => this._ingestNow(result));
-  }
-
-  _ingestNow(result) {
-    this.episodesInFlight -= result.inFlight ?? 0;
-    const array = result.array ?? this.tools.toNumpy(result.packed);
-    const packed = result.packed ?? this.tools.fromNumpy(array);
-    let summary;
-    try {
-      summary = this.tools.toJSON(this.run.ingest(array));
-    } catch (error) {
-      throw asError(error, 'ingest');
-    } finally {
-      array.destroy();
-    }
-    if (summary.duplicate) return;
-    this.onIngested({
-      rows: summary.episodes,
-      envStepsBefore: this.counts.envSteps,
-      seconds: this.trainingMs / 1000,
-      staleness: summary.staleness,
-      packed,
-    });
-    this.counts.episodes += summary.episodes.length;
-    this.counts.envSteps += summary.transitions;
-    this.sizer.observeSteps(summary.episodes.length, summary.transitions);
-    this.staleness.sum += summary.staleness;
-    this.staleness.count += 1;
-    this.staleness.max = Math.max(this.staleness.max, summary.staleness);
-    this.newestResultVersion = Math.max(this.newestResultVersion, summary.policy_version);
-    const now = performance.now();
-    this.episodeRate.sample(this.counts.episodes, now);
-    this.stepRate.sample(this.counts.envSteps, now);
+    this.timed('ingest', () => ingestResult(this, result));
   }
 
   ingestEval(result) {
-    const array = result.array ?? this.tools.toNumpy(result.packed);
-    try {
-      const mean = this.timed('ingest', () => this.run.ingest_eval(array));
-      if (this.solved === null && mean >= this.envInfo.solved_threshold) {
-        const run = this.tools.toJSON(this.run.stats());
-        this.solved = { page_ms: Math.round(performance.now()), training_ms: Math.round(this.trainingMs),
-                        env_steps: run.solved_at_env_step, updates: run.updates };
-      }
-      this.onEvaluated({ step: this.pendingEvalStep, mean, seconds: this.trainingMs / 1000 });
-    } catch (error) {
-      throw asError(error, 'evaluation');
-    } finally {
-      array.destroy();
-    }
-    this.onChange();
+    ingestEvaluation(this, result);
   }
 
   /** One learning slice of at most `limit` updates, sized to take about LEARN_SLICE_MS. */

@@ -111,13 +111,13 @@ function requireActor() {
 }
 
 const handlers = {
-  [MSG.INIT]({ env_id, run_seed, lanes, hidden_sizes }) {
+  [MSG.INIT]({ env_id, run_seed, lanes, hidden_sizes, layer_norm }) {
     actor?.destroy();
     actor = null;
     weightsSerial = -1;
     const hidden = tools.fromJSON(hidden_sizes);
     try {
-      actor = ActorClass(env_id, run_seed, lanes, hidden);
+      actor = ActorClass(env_id, run_seed, lanes, hidden, Boolean(layer_norm));
     } finally {
       hidden.destroy();
     }
@@ -134,12 +134,17 @@ const handlers = {
     }
     return { serial: weightsSerial };
   },
-  async [MSG.RUN]({ id, first_id, stop_id, epsilon, stream, lanes, fault }) {
+  async [MSG.RUN]({ id, task, lanes, fault }) {
     requireActor();
     refreshFromShared();
-    if (lanes != null) actor.set_lanes(lanes);
+    if (lanes != null) actor.set_lanes(lanes); // a segment plays on its lane table's lanes, whatever this says
     const started = performance.now();
-    actor.begin(first_id, stop_id, epsilon, stream ?? 0);
+    const pyTask = tools.fromJSON(task);
+    try {
+      actor.begin_task(pyTask);
+    } finally {
+      pyTask.destroy();
+    }
     let lastLive = -Infinity; // the first chunk of every task sends one, so even short tasks show up
     let vectorSteps = 0;
     const breaks = fault && fault.kind !== 'slow';

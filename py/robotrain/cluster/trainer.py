@@ -18,6 +18,9 @@ sync   Idle actors pull the batch's tasks while the learner runs its updates in 
 async  Every actor holds ``ASYNC_DEPTH`` tasks; results are ingested as they arrive and the learner trains in
        slices of about ``LEARN_SLICE_S`` between arrivals. At the end every task in flight is still ingested.
 
+With ``algorithm="pqn"`` a task is a segment of a lane group instead (``robotrain.run``); everything here is
+the same, segment ids taking the place of episode ids.
+
 A dead actor (``RayActorError``: killed, crashed, node lost) is replaced by a new one and its unfinished tasks
 run again on whichever actor is free; ``Run.ingest`` takes each episode id once (late duplicates are dropped
 and counted). The run reports ``lost`` (issued ids never ingested; 0 because the end of a run drains every
@@ -56,24 +59,24 @@ TRACE_COMMANDS = 100_000  # commands kept in ``trace`` (a long run's first ones 
 class RolloutWorker:
     """One Ray actor: a training ``Actor`` (``lanes`` lanes) and an evaluation ``Actor``, weights by version."""
 
-    def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes, eval_lanes: int):
-        self.actors = {"train": Actor(env_id, run_seed, lanes, hidden_sizes)}
-        self.spec = (env_id, run_seed, eval_lanes, tuple(hidden_sizes))
+    def __init__(self, env_id: str, run_seed: int, lanes: int, hidden_sizes, eval_lanes: int, layer_norm: bool = False):
+        self.actors = {"train": Actor(env_id, run_seed, lanes, hidden_sizes, layer_norm)}
+        self.spec = (env_id, run_seed, eval_lanes, tuple(hidden_sizes), layer_norm)
         self.fetches = 0
 
-    def _actor(self, kind: str) -> Actor:
-        if kind not in self.actors:
-            env_id, run_seed, eval_lanes, hidden = self.spec
-            self.actors[kind] = Actor(env_id, run_seed, eval_lanes, hidden)
-        return self.actors[kind]
+    def _actor(self, role: str) -> Actor:
+        if role not in self.actors:
+            env_id, run_seed, eval_lanes, hidden, layer_norm = self.spec
+            self.actors[role] = Actor(env_id, run_seed, eval_lanes, hidden, layer_norm)
+        return self.actors[role]
 
     def run(self, weights: list, version: int, task: dict) -> np.ndarray:
         """Play one task with the weights of ``version`` (``weights`` is ``[ObjectRef]``, fetched only if new)."""
-        actor = self._actor(task["kind"])
+        actor = self._actor(task["role"])
         if actor.policy_version != version:
             actor.set_weights(ray.get(weights[0]))
             self.fetches += 1
-        return actor.run(task["first_id"], task["stop_id"], task["epsilon"], task["stream"])
+        return actor.run_task(task)
 
     def info(self) -> dict:
         return {"pid": os.getpid(), "node": platform.node(), "weight_fetches": self.fetches,
@@ -95,7 +98,7 @@ class _Slot:
 
 @dataclass
 class _Job:
-    task: dict  # first_id, stop_id, epsilon, stream, kind (+ policy_version from the plan)
+    task: dict  # the planned task (episodes or a segment) and its role: "train" or "eval"
     weights: tuple  # (version, ObjectRef)
     slot: int = -1
     generation: int = -1
@@ -166,7 +169,8 @@ class RayTrainer:
 
     def _new_actor(self):
         c = self.config
-        return self._remote.remote(c.env_id, c.seed, c.lanes, c.hidden_sizes, min(c.eval_episodes, MAX_EVAL_LANES))
+        return self._remote.remote(c.env_id, c.seed, c.lanes, c.hidden_sizes, min(c.eval_episodes, MAX_EVAL_LANES),
+                                   c.layer_norm)
 
     def wait_ready(self) -> list:
         """Block until every actor has started; returns their ``info()``."""
@@ -311,7 +315,7 @@ class RayTrainer:
         op, run, sync = command["op"], self.run, self.mode == "sync"
         depth = SYNC_DEPTH if sync else ASYNC_DEPTH
         if op == "play":
-            jobs = [_Job({**task, "kind": "train"}, self.published) for task in command["tasks"]]
+            jobs = [_Job({**task, "role": "train"}, self.published) for task in command["tasks"]]
             if sync:
                 self.batch, self.finished = jobs, {}
             self.queue.extend(jobs)
@@ -350,7 +354,7 @@ class RayTrainer:
         elif op == "evaluate":
             if self.published[0] != command["version"]:
                 raise AssertionError(f"evaluation of version {command['version']}, published {self.published[0]}")
-            job = _Job({**command["task"], "kind": "eval"}, self.published)
+            job = _Job({**command["task"], "role": "eval"}, self.published)
             self.queue.appendleft(job)
             self._dispatch(depth)
             if sync:
@@ -367,7 +371,7 @@ class RayTrainer:
         for job, packed in done:
             if self.mode == "sync":
                 self.finished[id(job)] = packed
-            elif job.task["kind"] == "eval":
+            elif job.task["role"] == "eval":
                 self.run.ingest_eval(packed)
             else:
                 self._ingest(packed)
@@ -411,9 +415,12 @@ class RayTrainer:
     # ---- reporting ------------------------------------------------------------------------------------
 
     def lost(self) -> int:
-        """Issued training episode ids that were never ingested."""
-        issued = self.run.next_episode_id
-        return issued - int(np.frombuffer(self.run.ingested, dtype=np.uint8)[:issued].sum())
+        """Issued training episode ids (pqn: segments) that were never ingested."""
+        run = self.run
+        if run.config.algorithm == "pqn":
+            return run.next_segment_id - int(np.count_nonzero(np.frombuffer(run.segments_ingested, dtype=np.uint8)))
+        issued = run.next_episode_id
+        return issued - int(np.frombuffer(run.ingested, dtype=np.uint8)[:issued].sum())
 
     def stats(self) -> dict:
         run, c = self.run, self.c

@@ -69,8 +69,9 @@ export function createPersistence(ctx) {
 
   /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
   function settingsFromConfig(config) {
-    const defaults = JSON.parse(app.glue.env_defaults(config.env_id));
-    const cfg = {};
+    const algorithm = config.algorithm ?? 'ddqn';
+    const defaults = JSON.parse(app.glue.env_defaults(config.env_id, algorithm));
+    const cfg = algorithm === 'ddqn' ? {} : { algorithm }; // the algorithm picks the defaults the rest is read against
     for (const [name, value] of Object.entries(config)) {
       if (name in OWN_CONTROL_FIELDS) continue;
       if (JSON.stringify(value) !== JSON.stringify(defaults[name])) cfg[name] = value;
@@ -127,7 +128,9 @@ export function createPersistence(ctx) {
     app.pendingStart = false;
     app.settings = settingsFromConfig(facts.config);
     app.inputErrors.clear();
-    if (app.settings.env !== app.trainer.config.env_id) ctx.refreshSpecs();
+    if (app.settings.env !== app.trainer.config.env_id || facts.config.algorithm !== app.trainer.config.algorithm) {
+      ctx.refreshSpecs();
+    }
     ctx.updateURL();
     ui.showSettings(app.settings);
     ctx.rebuild({ why: `Loaded "${name}"` });

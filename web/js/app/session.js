@@ -52,6 +52,7 @@ export function createSession(ctx) {
         ui.markInvalid(problem.param, true);
       }
       ctx.adoptURLFields();
+      if (app.settings.cfg.algorithm) ctx.refreshSpecs(); // ?algorithm=: that algorithm's defaults and fields
       ui.showFields(app.settings.cfg, app.core.defaults);
       ctx.pythonCheck();
       ui.showSettings(app.settings);

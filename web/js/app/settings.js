@@ -145,7 +145,9 @@ export function createSettings(ctx) {
       moveStopPoint();
       return;
     }
-    ctx.rebuild({ why: `${name} changed to ${fieldText(value ?? app.core.defaults[name])}` });
+    const why = `${name} changed to ${fieldText(value ?? app.core.defaults[name])}`;
+    if (name === 'algorithm') refreshSpecs(); // the other algorithm's fields and defaults
+    ctx.rebuild({ why });
   }
 
   /**
@@ -171,8 +173,9 @@ export function createSettings(ctx) {
   /** Field specs and defaults for the current env (the form's placeholders and limits). */
   function refreshSpecs() {
     const env = app.core.envNames.includes(app.settings.env) ? app.settings.env : app.core.envNames[0];
-    app.core.specs = JSON.parse(app.glue.field_specs(env));
-    app.core.defaults = JSON.parse(app.glue.env_defaults(env));
+    const algorithm = app.settings.cfg.algorithm === 'pqn' ? 'pqn' : 'ddqn'; // the defaults differ per algorithm
+    app.core.specs = JSON.parse(app.glue.field_specs(env, algorithm));
+    app.core.defaults = JSON.parse(app.glue.env_defaults(env, algorithm));
     ui.buildFields(app.core.specs, Object.keys(OWN_CONTROL_FIELDS));
     ui.showFields(app.settings.cfg, app.core.defaults);
   }

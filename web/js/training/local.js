@@ -1,5 +1,5 @@
 // Main mode: trainer `t` plays a task on the page's own thread, in slices of about LOCAL_SLICE_MS (the trainer's
-// localBudget sizes them) between which the page renders; Actor.begin/advance/finish do the work.
+// localBudget sizes them) between which the page renders; Actor.begin_task/advance/finish do the work.
 import { yieldTask } from '../schedule.js';
 import { CancelledError } from '../pool/queue.js';
 
@@ -8,7 +8,12 @@ export async function playLocally(t, task) {
   await yieldTask();
   if (t.stopped) throw new CancelledError();
   if (task.lanes) t.actor.set_lanes(task.lanes);
-  t.actor.begin(task.first_id, task.stop_id, task.epsilon, task.stream);
+  const pyTask = t.tools.fromJSON(task);
+  try {
+    t.actor.begin_task(pyTask);
+  } finally {
+    pyTask.destroy();
+  }
   for (;;) {
     await t.gate();
     if (t.stopped) throw new CancelledError();

@@ -48,7 +48,7 @@ export function buildTrainer(t) {
   if (!t.pool) {
     const Actor = pyodide.pyimport('robotrain.actor').Actor;
     const hidden = tools.fromJSON(t.config.hidden_sizes);
-    t.actor = t.keep(Actor(t.config.env_id, t.config.seed, t.config.lanes, hidden));
+    t.actor = t.keep(Actor(t.config.env_id, t.config.seed, t.config.lanes, hidden, t.config.algorithm === 'pqn'));
     hidden.destroy();
     Actor.destroy();
   }
@@ -67,6 +67,7 @@ export function buildTrainer(t) {
       run_seed: t.config.seed,
       lanes: t.config.lanes,
       hidden_sizes: t.config.hidden_sizes,
+      layer_norm: t.config.algorithm === 'pqn',
     });
   }
   t.publish();

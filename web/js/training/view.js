@@ -14,7 +14,7 @@ export class LiveView {
     const Viewer = pyodide.pyimport('robotrain.viewer').Viewer;
     const hidden = tools.fromJSON(config.hidden_sizes);
     try {
-      this.viewer = Viewer(config.env_id, hidden, config.seed);
+      this.viewer = Viewer(config.env_id, hidden, config.seed, config.algorithm === 'pqn');
     } finally {
       hidden.destroy();
       Viewer.destroy();

@@ -49,7 +49,7 @@ export function checkTrajectories(packed, { first_id, stop_id }) {
 }
 
 /** '' if `packed` is a complete segment (PQN) of the task `{segment_id, steps, lanes}`, else why not. */
-export function checkSegment(packed, { segment_id, steps, lanes }) {
+export function checkSegment(packed, { segment_id, steps, lane_table }) {
   if (!(packed instanceof Float32Array)) return 'result is not a Float32Array';
   if (packed.length < HEADER_LEN) return `result has ${packed.length} floats, less than a header`;
   if (packed[H.MAGIC] !== MAGIC || packed[H.KIND] !== KIND_SEGMENT || packed[H.HEADER_LEN] !== HEADER_LEN) {
@@ -57,12 +57,17 @@ export function checkSegment(packed, { segment_id, steps, lanes }) {
   }
   if (packed[H.TOTAL] !== packed.length) return `result says ${packed[H.TOTAL]} floats but holds ${packed.length}`;
   if (packed[H.SEGMENT_ID] !== segment_id) return `result is segment ${packed[H.SEGMENT_ID]}; the task was ${segment_id}`;
-  if (packed[H.STEPS] !== steps || packed[H.LANES] !== lanes.length) {
-    return `result has ${packed[H.LANES]} lanes x ${packed[H.STEPS]} steps; the task asked for ${lanes.length} x ${steps}`;
+  if (packed[H.STEPS] !== steps || packed[H.LANES] !== lane_table.length) {
+    return `result has ${packed[H.LANES]} lanes x ${packed[H.STEPS]} steps; the task asked for ${lane_table.length} x ${steps}`;
   }
   const size = HEADER_LEN + packed[H.EPISODES] * EPISODE_COLS + packed[H.LANES] * packed[H.LANE_COLS]
     + packed[H.TRANSITIONS] * packed[H.ROW_WIDTH];
   return size === packed.length ? '' : 'result sizes do not add up';
+}
+
+/** '' if `packed` is the complete result of `task` (episodes or a segment), else why not. */
+export function checkResult(packed, task) {
+  return task.kind === 'segment' ? checkSegment(packed, task) : checkTrajectories(packed, task);
 }
 
 /** Env steps (transitions) a trajectory batch or segment holds. */
@@ -70,8 +75,10 @@ export function transitionCount(packed) {
   return packed[H.TRANSITIONS];
 }
 
-/** The episodes of a trajectory batch with their actions: [{id, length, ret, terminated, actions: Uint8Array}]. */
+/** The episodes of a trajectory batch with their actions: [{id, length, ret, terminated, actions: Uint8Array}];
+ * none for a segment (its episodes began in earlier segments, so it does not hold all their actions). */
 export function episodesWithActions(packed) {
+  if (packed[H.KIND] !== KIND_TRAJECTORIES) return [];
   const count = packed[H.EPISODES];
   const obsDim = packed[H.OBS_DIM];
   const width = packed[H.ROW_WIDTH];

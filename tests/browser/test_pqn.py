@@ -1,0 +1,38 @@
+"""PQN in the page (``?algorithm=pqn``): segments on the workers, the learner on the page, solved, the same
+curve for any number of workers in sync mode, and its settings carried by the URL and the saved model."""
+
+from __future__ import annotations
+
+import json
+
+from .helpers import origin_of, stats, wait_for
+
+SOLVED = "robotrain.stats().solved_at_env_step != null"  # undefined until the trainer exists
+
+
+def test_pqn_solves_cartpole_on_two_workers(page, page_log, base_url):
+    page.goto(f"{base_url}?env=cartpole&algorithm=pqn&workers=2&seed=0&autostart=1")
+    wait_for(page, SOLVED, 180, "PQN to solve cartpole")
+    s = stats(page)
+    print(f"\n[pqn cartpole, 2 workers] {json.dumps({k: s.get(k) for k in ('env_steps', 'updates', 'solved', 'segments', 'state', 'error')})}")
+    assert s["config"]["algorithm"] == "pqn" and s["config"]["num_envs"] == 32
+    # Every segment ingested exactly once; 16 updates per rollout of 32 x 8 steps, the last rollout's still due.
+    seg = s["segments"]
+    assert seg["ingested"] + seg["in_flight"] == seg["issued"] and seg["ingested"] * 64 == s["env_steps"]
+    assert s["updates"] <= s["env_steps"] // 256 * 16 and s["updates"] >= (s["env_steps"] // 256 - 2) * 16
+    assert all(w["env_steps"] > 0 and w["failures"] == 0 for w in s["workers"]), s["workers"]
+    assert "algorithm=pqn" in page.url
+    model = json.loads(page.evaluate("robotrain.modelText()"))
+    assert model["config"]["algorithm"] == "pqn"
+    assert page_log.foreign_requests(origin_of(base_url)) == []
+    assert page_log.problems() == []
+
+
+def test_sync_pqn_gives_the_same_curve_on_one_and_three_workers(page, base_url):
+    curves = []
+    for workers in (1, 3):
+        page.goto(f"{base_url}?env=cartpole&algorithm=pqn&workers={workers}&seed=4&total_timesteps=20000&autostart=1")
+        wait_for(page, "robotrain.stats().finished", 180, f"the 20,000-step run on {workers} worker(s)")
+        curves.append(page.evaluate("robotrain.history()"))
+    assert len(curves[0]["evals"]) >= 3 and len(curves[0]["episodes"]) > 100
+    assert curves[0] == curves[1]

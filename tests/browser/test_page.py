@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .helpers import origin_of, stats, wait_for
+from .helpers import origin_of, stats, wait_for, wait_workers_gone
 
 READY = "robotrain.stats().state === 'ready' && robotrain.stats().workers.every(w => w.state === 'idle')"
 
@@ -95,6 +95,29 @@ def test_bad_env_and_out_of_range_lanes_are_named_once_python_knows_them(page, p
     wait_for(page, "robotrain.stats().config && robotrain.stats().config.env_id === 'acrobot'", 30, "acrobot set up")
     assert stats(page)["config"]["lanes"] == 4
     assert page.locator("#message").is_hidden()
+    assert page_log.problems() == []
+
+
+def test_every_bad_url_parameter_is_reported_at_once(page, page_log, base_url):
+    page.goto(f"{base_url}?workers=999&env=foo&learning_rate=abc&mode=bar&seed=-1&lanes=0&autostart=1")
+    # The page's Python loads even so (nothing trains, no worker starts) to check the robot and the Config fields.
+    wait_for(page, "robotrain.stats().errors.length >= 6", 60, "every problem to be listed")
+    text = page.locator("#message").inner_text()
+    for words in ('URL parameter workers = "999"', 'URL parameter mode = "bar"', 'URL parameter seed = "-1"',
+                  'URL parameter lanes = "0"', 'URL parameter env = "foo" is not allowed: use one of cartpole',
+                  'URL parameter learning_rate = "abc" is not allowed', "Fix the values above"):
+        assert words in text, (words, text)
+    wait_workers_gone(page)
+    s = stats(page)
+    assert s["state"] == "invalid" and s["workers"] == [] and page.workers == [] and s["episodes"] == 0
+    wait_for(page, "document.getElementById('loading-text').textContent.startsWith('Not started')", 5, "the status")
+    # The rejected value stands in its field; clearing it (the default) clears its error, and only its error.
+    assert page.locator("#cfg-learning_rate").input_value() == "abc"
+    page.fill("#cfg-learning_rate", "")
+    page.dispatch_event("#cfg-learning_rate", "change")
+    wait_for(page, "!robotrain.stats().errors.some(e => e.includes('learning_rate'))", 5, "the learning_rate error to go")
+    assert page.locator("#cfg-learning_rate-error").inner_text() == ""
+    assert len(stats(page)["errors"]) == 5
     assert page_log.problems() == []
 
 

@@ -182,6 +182,8 @@ setInterval(() => {
   if (!app.inputErrors.size) {
     // Workers boot their own Python while the page loads its own (about 4 s each on a 2-core machine), instead of after.
     ctx.ensurePool(ctx.workerCount(app.settings));
-    ctx.boot();
-  } else ui.setLoading(0, 'Not started.');
+  }
+  // With bad settings the page's Python still loads (no worker, nothing trains): it checks what only it knows
+  // (the robot's name, the Config fields), so every problem of the URL is reported at once.
+  ctx.boot();
 }

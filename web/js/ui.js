@@ -163,6 +163,11 @@ export function createUI(doc, handlers) {
       }
     },
 
+    /** Put `text` in the form's field `name` as it was given (a rejected URL value the user is to fix). */
+    setFieldText(name, text) {
+      if (fieldInputs[name]) fieldInputs[name].value = text;
+    },
+
     /** Inline message next to a field (`name`: a config field or seed / batch / lanes); null clears it. */
     setFieldError(name, message) {
       const input = fieldInputs[name] ?? (OWN_INPUTS.includes(name) ? els[name] : null);

@@ -135,6 +135,10 @@ export function createFrameLoop(ctx) {
 
   function showLoading() {
     if (!app.core) return;
+    if (app.inputErrors.size) {
+      ui.setLoading(1, 'Not started: the settings above need fixing.');
+      return;
+    }
     if (!app.pool) {
       ui.setLoading(1, 'Ready (main thread only).');
       return;

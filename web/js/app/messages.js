@@ -22,7 +22,8 @@ export function createMessages(ctx) {
     if (app.loadError) errors.push(app.loadError);
     if (app.trainerError) errors.push(app.trainerError);
     if (errors.length) {
-      if (app.inputErrors.size) errors.push('Nothing was started. Fix the value above (in the URL or the controls).');
+      const many = app.inputErrors.size > 1;
+      if (app.inputErrors.size) errors.push(`Nothing was started. Fix the value${many ? 's' : ''} above (in the URL or the controls).`);
       ui.showMessage(errors, 'error');
     } else {
       ui.showMessage(app.notes, 'note');

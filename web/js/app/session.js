@@ -53,7 +53,6 @@ export function createSession(ctx) {
       }
       ctx.adoptURLFields();
       if (app.settings.cfg.algorithm) ctx.refreshSpecs(); // ?algorithm=: that algorithm's defaults and fields
-      ui.showFields(app.settings.cfg, app.core.defaults);
       ctx.pythonCheck();
       ui.showSettings(app.settings);
       for (const param of app.inputErrors.keys()) ui.markInvalid(param, true);

@@ -183,6 +183,7 @@ export function createSettings(ctx) {
   /** URL parameters that looked like Config fields: keep the known ones (checked), note the others. */
   function adoptURLFields() {
     const cfg = { ...app.settings.cfg };
+    const badText = {};
     for (const [name, raw] of Object.entries(app.cfgRaw)) {
       const spec = specOf(name);
       if (!spec || name in OWN_CONTROL_FIELDS) {
@@ -193,12 +194,15 @@ export function createSettings(ctx) {
       if (error) {
         app.inputErrors.set(`cfg.${name}`, `URL parameter ${error}`);
         ui.setFieldError(name, error);
+        badText[name] = raw; // shown in its field (not an empty field with an error), so fixing it clears the error
       } else if (value !== undefined) {
         cfg[name] = value;
       }
     }
     app.cfgRaw = {};
     app.settings = { ...app.settings, cfg };
+    ui.showFields(app.settings.cfg, app.core.defaults);
+    for (const [name, raw] of Object.entries(badText)) ui.setFieldText(name, raw);
   }
   return { adoptURLFields, changeField, changeSetting, coreErrors, labelOf, pythonCheck, refreshSpecs, specOf, updateURL, workerCount };
 }

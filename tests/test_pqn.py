@@ -193,3 +193,16 @@ def test_pqn_solves_cartpole_quickly():
     run = train_serial(cfg, max_steps=60_000)
     assert run.solved_at() is not None and run.solved_at() <= 60_000
     assert run.learner.updates < run.env_steps / 10  # PQN's point: few updates per env step
+
+
+def test_the_actor_refuses_a_bad_segment_task_and_plays_the_next_one():
+    cfg = small()
+    run = Run(cfg)
+    task = run.plan_segments(1)[0]
+    actor = actor_for(cfg, run, 4)
+    for bad, message in [({"lane_table": [[0.0, 0.0]]}, "lane table"), ({"lane_table": []}, "lane table"),
+                         ({"steps": 0}, "steps"), ({"epsilon": 1.5}, "epsilon"),
+                         ({"lane_table": [[-1.0] + row[1:] for row in task["lane_table"]]}, "negative")]:
+        with pytest.raises(ValueError, match=message):
+            actor.run_task({**task, **bad})
+    assert np.array_equal(actor.run_task(task), actor_for(cfg, run, 2).run_task(task))

@@ -79,9 +79,7 @@ class Actor:
                 raise ValueError(f"segment lane table must have shape (lanes, {codec.lane_cols(self.env.state_dim)}), "
                                  f"got {table.shape}")
             self.set_lanes(len(table))
-            self._task = self._play_segment(table, task["steps"], task["epsilon"], task["id_stride"], task["segment_id"])
-            next(self._task)
-            self._result = None
+            self._start(self._play_segment(table, task["steps"], task["epsilon"], task["id_stride"], task["segment_id"]))
         else:
             self.begin(task["first_id"], task["stop_id"], task["epsilon"], task.get("stream", TRAIN_STREAM))
 
@@ -94,9 +92,15 @@ class Actor:
     def begin(self, first_id: int, stop_id: int, epsilon: float, stream: int = TRAIN_STREAM) -> None:
         """Start a task to be played in pieces with ``advance`` (for a host that must not block, like the
         page's main thread); the result is exactly what ``run`` would return."""
-        self._task = self._play(first_id, stop_id, epsilon, stream)
-        next(self._task)  # argument checks happen here, before any step
-        self._result = None
+        self._start(self._play(first_id, stop_id, epsilon, stream))
+
+    def _start(self, task) -> None:
+        self._task, self._result = task, None
+        try:
+            next(task)  # argument checks happen here, before any step
+        except BaseException:
+            self._task = None  # a task refused at its start leaves the actor free for the next one
+            raise
 
     def advance(self, max_steps: int | None) -> bool:
         """Play up to ``max_steps`` vector steps (all if None) of the current task; True once it is done."""

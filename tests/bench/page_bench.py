@@ -60,7 +60,8 @@ NOT_BROWSER = {"node", "Xvfb", "WebKitWebDriver", "xvfb-run"}
 class Plan:
     """What one run measures and for how long (seconds); --quick shortens every part."""
 
-    def __init__(self, quick: bool, only: tuple = (), envs: tuple = (), modes: tuple = ()):
+    def __init__(self, quick: bool, only: tuple = (), envs: tuple = (), modes: tuple = (), algorithms: tuple = (),
+                 workers: tuple = ()):
         self.quick = quick
         self.only = tuple(only)  # sections to run alone (learner, solve); empty: everything
         self.native_min_steps = 5_000 if quick else 20_000
@@ -82,6 +83,10 @@ class Plan:
         self.modes_given = bool(modes)
         if modes:
             self.solve_modes = tuple(modes)
+        # Time to solve per algorithm (none given: the env's default, no algorithm in the URL) and per worker
+        # count (none given: the page's auto count).
+        self.solve_algorithms = tuple(algorithms) or (None,)
+        self.solve_workers = tuple(workers) or (None,)
         self.learner_updates = 20 if quick else 40
         self.learner_repeats = 5 if quick else 7
         self.fps_windows = 2 if quick else 5
@@ -424,52 +429,65 @@ class Bench:
         return row, fps, tab
 
     def solve(self) -> dict:
-        """Time from navigation to the first solved greedy evaluation, per env, mode and seed (page defaults)."""
+        """Time from navigation to the first solved greedy evaluation, per env, algorithm, mode, worker count and
+        seed (page defaults otherwise)."""
         rows = []
         for env, seeds, cap in self.plan.solve_runs:
             # Balancebot's async run (minutes, and no target) only when --modes asks for it.
             modes = [m for m in self.plan.solve_modes if env != "balancebot" or m != "async" or self.plan.modes_given]
-            for mode in modes:
-                for seed in seeds:
-                    self.progress.step(f"{env} time to solve, {mode}, seed {seed}")
-                    tab = self.open({"env": env, "mode": mode, "seed": seed, "autostart": 1})
-                    try:
-                        s = wait(tab, f"s.solved != null || s.finished || performance.now() > {cap * 1000}", cap + 60,
-                                 "solved", poll_ms=250)
-                    except Exception:  # noqa: BLE001 - a run that did not solve within the cap is a figure, not an error
-                        s = tab.run("return robotrain.stats();")
-                    self.close(tab)
-                    solved = s.get("solved")
-                    row = {"env": env, "mode": mode, "workers": len(s["workers"]), "seed": seed, "kernel": s.get("kernel"),
-                           "solved": solved is not None, "cap_s": cap, "budget_reached": bool(s.get("finished")),
-                           "from_navigation_s": round(solved["page_ms"] / 1000, 1) if solved else None,
-                           "training_s": round(solved["training_ms"] / 1000, 1) if solved else None,
-                           "env_steps": solved["env_steps"] if solved else s["env_steps"],
-                           "updates": solved["updates"] if solved else s["updates"],
-                           "python_ready_s": round((s["timings"].get("python_ready_ms") or 0) / 1000, 1),
-                           "python_stages_ms": s["timings"].get("python_stages_ms"),  # the page's boot, by stage
-                           # The main thread's learning slices (JS -> Python calls included), ms per update.
-                           "learn_ms_per_update": round(s["main_thread_busy_ms"]["learn"] / max(1, s["updates"]), 3),
-                           # Where the training time went (at the end of the run, not at the solve), s.
-                           "breakdown_s": {"training": round(s["training_wall_ms"] / 1000, 1),
-                                           "learn": round(s["main_thread_busy_ms"]["learn"] / 1000, 1),
-                                           "ingest": round(s["main_thread_busy_ms"]["ingest"] / 1000, 1),
-                                           "wait_batch": round(s["sync_waits_ms"]["batch"] / 1000, 1),
-                                           "wait_evaluation": round(s["sync_waits_ms"]["evaluation"] / 1000, 1)}}
-                    rows.append(row)
-                    self.progress.done(f"{env} {mode} ({row['workers']} workers) seed {seed}: " + (
-                        f"solved {row['from_navigation_s']} s after navigation ({row['training_s']} s training, "
-                        f"{row['env_steps']:,} env steps, {row['updates']:,} updates)" if solved else
-                        "the step budget ended unsolved" if row["budget_reached"] else f"not solved within {cap} s")
-                        + f"; time at the end, s: {row['breakdown_s']}")
+            runs = [(a, m, w, seed) for a in self.plan.solve_algorithms for m in modes for w in self.plan.solve_workers
+                    for seed in seeds if not (m == "main" and w)]
+            for algorithm, mode, workers, seed in runs:
+                rows.append(self.solve_row(env, algorithm, mode, workers, seed, cap))
         medians = {}
-        for env, _, _ in self.plan.solve_runs:
-            for mode in self.plan.solve_modes:
-                times = [r["from_navigation_s"] for r in rows if r["env"] == env and r["mode"] == mode]
-                if not times:
-                    continue
-                medians[f"{env}/{mode}"] = statistics.median(times) if times and None not in times else None
+        for key in dict.fromkeys(r["key"] for r in rows):
+            times = [r["from_navigation_s"] for r in rows if r["key"] == key]
+            medians[key] = statistics.median(times) if None not in times else None
         return {"rows": rows, "median_from_navigation_s": medians}
+
+    def solve_row(self, env: str, algorithm: str | None, mode: str, workers: int | None, seed: int, cap: float) -> dict:
+        """One run from navigation (``algorithm``/``workers`` None: the page's default) until solved or ``cap`` s."""
+        params = {"env": env, "mode": mode, "seed": seed, "autostart": 1}
+        if algorithm:
+            params["algorithm"] = algorithm
+        if workers:
+            params["workers"] = workers
+        self.progress.step(f"{env} time to solve, {algorithm or 'default algorithm'}, {mode}, {workers or 'auto'} "
+                           f"workers, seed {seed}")
+        tab = self.open(params)
+        try:
+            s = wait(tab, f"s.solved != null || s.finished || performance.now() > {cap * 1000}", cap + 60, "solved",
+                     poll_ms=250)
+        except Exception:  # noqa: BLE001 - a run that did not solve within the cap is a figure, not an error
+            s = tab.run("return robotrain.stats();")
+        self.close(tab)
+        solved = s.get("solved")
+        # Medians group the runs that differ only in their seed ("cartpole/sync", "cartpole/sync/pqn/2w").
+        key = "/".join([env, mode, *([algorithm] if algorithm else []), *([f"{workers}w"] if workers else [])])
+        row = {"env": env, "algorithm": s["config"]["algorithm"] if s.get("config") else algorithm, "mode": mode,
+               "workers": len(s["workers"]), "seed": seed, "key": key, "kernel": s.get("kernel"),
+               "solved": solved is not None, "cap_s": cap, "budget_reached": bool(s.get("finished")),
+               "from_navigation_s": round(solved["page_ms"] / 1000, 1) if solved else None,
+               "training_s": round(solved["training_ms"] / 1000, 1) if solved else None,
+               "env_steps": solved["env_steps"] if solved else s["env_steps"],
+               "updates": solved["updates"] if solved else s["updates"],
+               "python_ready_s": round((s["timings"].get("python_ready_ms") or 0) / 1000, 1),
+               "python_stages_ms": s["timings"].get("python_stages_ms"),  # the page's boot, by stage
+               # The main thread's learning slices (JS -> Python calls included), ms per update.
+               "learn_ms_per_update": round(s["main_thread_busy_ms"]["learn"] / max(1, s["updates"]), 3),
+               "fps": s.get("fps"),
+               # Where the training time went (at the end of the run, not at the solve), s.
+               "breakdown_s": {"training": round(s["training_wall_ms"] / 1000, 1),
+                               "learn": round(s["main_thread_busy_ms"]["learn"] / 1000, 1),
+                               "ingest": round(s["main_thread_busy_ms"]["ingest"] / 1000, 1),
+                               "wait_batch": round(s["sync_waits_ms"]["batch"] / 1000, 1),
+                               "wait_evaluation": round(s["sync_waits_ms"]["evaluation"] / 1000, 1)}}
+        self.progress.done(f"{env} {row['algorithm']} {mode} ({row['workers']} workers) seed {seed}: " + (
+            f"solved {row['from_navigation_s']} s after navigation ({row['training_s']} s training, "
+            f"{row['env_steps']:,} env steps, {row['updates']:,} updates)" if solved else
+            "the step budget ended unsolved" if row["budget_reached"] else f"not solved within {cap} s")
+            + f"; time at the end, s: {row['breakdown_s']}")
+        return row
 
 
 def run(browser_name: str, plan: Plan, site: Path) -> dict:
@@ -574,8 +592,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only these sections")
     parser.add_argument("--envs", nargs="+", choices=list(SOLVE_TARGETS_S), default=[], help="time-to-solve envs")
     parser.add_argument("--modes", nargs="+", choices=["main", "sync", "async"], default=[], help="time-to-solve modes")
+    parser.add_argument("--algorithms", nargs="+", choices=["ddqn", "pqn"], default=[],
+                        help="time-to-solve algorithms (default: each env's default, not named in the URL)")
+    parser.add_argument("--workers", nargs="+", type=int, default=[],
+                        help="time-to-solve worker counts (default: the page's auto count)")
     args = parser.parse_args(argv)
-    plan = Plan(args.quick, args.only, args.envs, args.modes)
+    plan = Plan(args.quick, args.only, args.envs, args.modes, args.algorithms, args.workers)
     if args.doc is None:
         args.doc = str(ROOT / "docs" / ("benchmarks-solve.md" if plan.only else "benchmarks.md"))
     with tempfile.TemporaryDirectory(prefix="robotrain-bench-") as scratch:

@@ -144,15 +144,16 @@ def solve_markdown(out: dict) -> list[str]:
     if not solve:
         return []
     lines = ["### Time to solve (page defaults, from navigation to the first greedy evaluation at the threshold)", "",
-             "| env | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates | Python ready, s "
-             "| learning slices, ms per update | of the training: learning, s | waiting for workers (batch, evaluation), s |",
-             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| env | algorithm | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates "
+             "| Python ready, s | learning slices, ms per update | of the training: learning, s "
+             "| waiting for workers (batch, evaluation), s |",
+             "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in solve["rows"]:
         when = (f"{r['from_navigation_s']}" if r["solved"] else
                 "not solved: the step budget ended" if r.get("budget_reached") else f"not within {r['cap_s']}")
         b = r.get("breakdown_s")
         waits = f"{b['wait_batch']}, {b['wait_evaluation']}" if b and r["mode"] != "async" else "–"
-        lines.append(f"| {r['env']} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "
+        lines.append(f"| {r['env']} | {r.get('algorithm', 'ddqn')} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "
                      f"{r['training_s'] if r['solved'] else '–'} | {r['env_steps']:,} | {r['updates']:,} | {r['python_ready_s']} | "
                      f"{r.get('learn_ms_per_update', '–')} | {b['learn'] if b else '–'} | {waits} |")
     return lines + ["", "(The last two columns are measured when the benchmark stops the run, a poll after the solve.)", ""]
@@ -200,7 +201,10 @@ def write_doc(doc: Path, out: dict) -> None:
 def write_only_section(doc: Path, out: dict) -> None:
     """An --only run's tables and charts as their own section of docs/benchmarks.md, named by the browser, the
     sections and the envs it ran ("chromium-solve-balancebot"): a later run of the same kind replaces it."""
-    envs = list(dict.fromkeys(r["env"] for r in out.get("time_to_solve", {}).get("rows", [])))
+    rows = out.get("time_to_solve", {}).get("rows", [])
+    # The envs, and the algorithms when the run named them ("chromium-solve-cartpole-pqn").
+    envs = list(dict.fromkeys(r["env"] for r in rows)) + list(dict.fromkeys(
+        r["algorithm"] for r in rows if r.get("key", "").count("/") >= 2 and r.get("algorithm")))
     name = "-".join([out["browser"], *out["only"], *envs])
     lines = [f"## {name}: {out['browser']} {out.get('browser_version', '')}, `--only {' '.join(out['only'])}`", "",
              f"Measured {out['started_utc']} in {out['wall_s']} s; load average {out['loadavg_start']} at the start, "

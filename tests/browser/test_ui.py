@@ -329,9 +329,11 @@ def test_worker_tiles_memory_charts_and_background_tab(page, page_log, base_url)
     wait_for(page, "robotrain.stats().workers_ready === 2 && robotrain.stats().episodes >= 40", 180, "2 workers training")
     tiles = page.locator(".worker")
     assert tiles.count() == 2
-    wait_for(page, "[...document.querySelectorAll('.worker')].some(t => t.dataset.state === 'running')", 30, "a running tile")
-    text = tiles.first.inner_text()
-    for words in ("#0", "episodes", "steps/s", "policy v", "behind", "Python heap", "MB"):
+    # A running tile that has played: how far behind the learner its policy is.
+    running = "[...document.querySelectorAll('.worker[data-state=running]')].find(t => t.innerText.includes('behind'))"
+    wait_for(page, running, 30, "a running tile with its policy lag")
+    text = page.evaluate(f"{running}.innerText")
+    for words in ("#", "episodes", "steps/s", "policy v", "behind", "Python heap", "MB"):
         assert words in text, text
     wait_for(page, "robotrain.stats().memory.workers_heap >= robotrain.stats().workers.reduce((a, w) => a + w.heap_bytes, 0)",
              10, "the memory readout to include the workers")

@@ -150,3 +150,15 @@ function drawBalancebot(ctx, state, spec, width, height) {
 }
 
 const DRAWERS = Object.freeze({ cartpole: drawCartpole, acrobot: drawAcrobot, balancebot: drawBalancebot });
+
+// What each drawing shows, in words (the caption under the view): its marks and colours.
+const LEGENDS = Object.freeze({
+  cartpole: 'The blue cart moves left or right to keep the orange pole upright; the grey ticks are the ends of the track (the episode ends past them, or when the pole leans over 12°).',
+  acrobot: 'Two links hang from a fixed joint; only the middle joint has a motor. The goal: swing the tip of the orange link above the dashed green line.',
+  balancebot: 'The blue body balances on its wheel (drawn 3x larger) and drives to the green marker, a target that jumps now and then; the orange bar at the bottom is the motor voltage (right of centre: forward).',
+});
+
+/** The caption text of the drawing of `kind`: what its marks mean ('' for an unknown kind). */
+export function legendOf(kind) {
+  return LEGENDS[kind] ?? '';
+}

@@ -13,6 +13,41 @@ export const FAULT_PARAMS = Object.freeze({ fault_crash: 'crash', fault_hang: 'h
 // Config fields that have their own control above (they are not part of settings.cfg).
 export const OWN_CONTROL_FIELDS = Object.freeze({ env_id: 'env', seed: 'seed', lanes: 'lanes', batch_episodes: 'batch' });
 const CONFIG_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+// What the form and the messages call the Config fields (the Python name is shown beside it); a field without a
+// label here is called by its name.
+export const FIELD_LABELS = Object.freeze({
+  total_timesteps: 'Step budget',
+  algorithm: 'Algorithm',
+  learning_rate: 'Learning rate',
+  end_learning_rate: 'Final learning rate',
+  buffer_size: 'Replay buffer size',
+  gamma: 'Discount',
+  n_step: 'Return steps',
+  tau: 'Target update rate',
+  target_network_frequency: 'Target update every',
+  batch_size: 'Batch size',
+  start_e: 'Start epsilon',
+  end_e: 'Final epsilon',
+  exploration_fraction: 'Exploration fraction',
+  learning_starts: 'Learning starts after',
+  train_frequency: 'Env steps per update',
+  hidden_sizes: 'Hidden layers',
+  max_grad_norm: 'Gradient clip',
+  episodes_per_task: 'Episodes per task',
+  publish_every: 'Publish every',
+  eval_interval: 'Evaluate every',
+  eval_episodes: 'Evaluation episodes',
+  num_envs: 'Environments',
+  num_steps: 'Rollout steps',
+  num_minibatches: 'Minibatches',
+  update_epochs: 'Epochs',
+  q_lambda: 'Lambda',
+});
+
+/** The label of Config field `name` (its Python name when it has none). */
+export function fieldLabel(name) {
+  return FIELD_LABELS[name] ?? name;
+}
 export const DEFAULTS = Object.freeze({
   env: 'cartpole',
   workers: 'auto',

@@ -3,7 +3,7 @@
 // main.js feeds it plain values.
 import { draw, setDrawColors } from './draw.js';
 import { Charts } from './charts.js';
-import { fieldText } from './params.js';
+import { fieldLabel, fieldText } from './params.js';
 import { COUNTERS, FORMAT, integer, taskSizeText, formatDuration } from './ui/format.js';
 import { showWorkerTiles } from './ui/workers.js';
 
@@ -23,7 +23,7 @@ export function createUI(doc, handlers) {
     'message', 'notice', 'notice-text', 'notice-close', 'resume', 'resume-text', 'resume-yes', 'resume-no', 'controls',
     'env', 'mode', 'workers', 'seed', 'batch', 'lanes', 'start', 'pause', 'reset', 'save-model', 'load-model',
     'load-file', 'share', 'share-link', 'export-card', 'autosave-status', 'hyper-fields', 'budget-slot', 'loading',
-    'progress', 'loading-text', 'budget-bar', 'budget-text', 'counters', 'memory', 'worker-list', 'workers-note',
+    'progress', 'loading-text', 'budget-bar', 'budget-text', 'counters', 'counters-more', 'memory', 'worker-list', 'workers-note',
     'view', 'view-caption', 'view-mode', 'replay-pick', 'replay-go', 'replay-play', 'replay-scrub', 'replay-pos',
     'replay-live', 'theme', 'undo', 'undo-text', 'undo-yes', 'undo-forget', 'solved',
   ]) {
@@ -32,15 +32,16 @@ export function createUI(doc, handlers) {
   const ctx = els.view.getContext('2d');
   const charts = new Charts(doc);
   const counterCells = {};
-  for (const [key, title] of COUNTERS) {
+  for (const [key, title, explanation, headline] of COUNTERS) {
     const cell = doc.createElement('div');
     const dt = doc.createElement('dt');
     const dd = doc.createElement('dd');
     dt.textContent = title;
+    dt.title = explanation;
     dd.textContent = '–';
     dd.dataset.counter = key;
     cell.append(dt, dd);
-    els.counters.append(cell);
+    (headline ? els.counters : els['counters-more']).append(cell);
     counterCells[key] = dd;
   }
   const fieldInputs = {}; // config field name -> input
@@ -126,7 +127,13 @@ export function createUI(doc, handlers) {
         label.className = 'field';
         label.title = spec.doc;
         const name = doc.createElement('span');
-        name.textContent = spec.name === 'total_timesteps' ? 'Step budget' : spec.name;
+        name.textContent = fieldLabel(spec.name);
+        if (fieldLabel(spec.name) !== spec.name && spec.name !== 'total_timesteps') {
+          const code = doc.createElement('code');
+          code.className = 'cfg-name';
+          code.textContent = spec.name; // the Config name: what the URL, the command line and the docs use
+          name.append(' ', code);
+        }
         const input = doc.createElement('input');
         input.id = `cfg-${spec.name}`;
         input.name = spec.name;
@@ -266,10 +273,12 @@ export function createUI(doc, handlers) {
       const done = Math.min(stats.env_steps, budget);
       els['budget-bar'].value = done / budget;
       let eta = '';
+      // The ETA uses the run's average pace once it has trained 20 s: episodes of thousands of steps arrive in
+      // bursts, and the last seconds' rate made it jump (43 min, 2 h 11, 43 min).
+      const seconds = (stats.training_wall_ms ?? 0) / 1000;
+      const pace = seconds >= 20 ? stats.env_steps / seconds : stats.env_steps_per_s;
       if (stats.finished || done >= budget) eta = ' · budget reached';
-      else if (stats.state === 'running' && stats.env_steps_per_s > 0) {
-        eta = ` · ETA ${formatDuration((budget - done) / stats.env_steps_per_s)}`;
-      }
+      else if (stats.state === 'running' && pace > 0) eta = ` · ETA ${formatDuration((budget - done) / pace)}`;
       els['budget-text'].textContent =
         `${integer(stats.env_steps)} of ${integer(budget)} env steps (${Math.floor((100 * done) / budget)} %)${eta}`;
     },

@@ -137,6 +137,7 @@ export function createAPI(ctx) {
       const r = t.view.replay(episode);
       app.replay = { ...r, frame: 0, position: 0, playing: true };
       ui.setViewMode(`replay of episode #${episode.id} (return ${episode.ret.toFixed(1)})`);
+      ui.setCaption(`Replay of training episode #${episode.id} (with exploration), re-simulated from its recorded actions; ${r.length} steps. “Back to live” returns to the greedy policy.`);
       ui.showReplay(app.replay);
       return { episode_id: episode.id, length: r.length, return: episode.ret, terminated: episode.terminated };
     },
@@ -152,6 +153,7 @@ export function createAPI(ctx) {
     replayStop() {
       app.replay = null;
       ui.showReplay(null);
+      if (app.trainer) ui.setCaption(ctx.liveCaption());
     },
     /** What the view shows now: {mode: 'live' | 'replay', frame?, length?, state}. */
     viewState() {

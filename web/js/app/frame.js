@@ -2,6 +2,7 @@
 // every few hundred ms; scalar curve samples go on while the tab is hidden.
 import { formatBytes } from '../ui/format.js';
 import { noteFrame } from '../schedule.js';
+import { legendOf } from '../draw.js';
 
 const STATS_EVERY_MS = 250;
 const CHART_EVERY_MS = 1000;
@@ -123,6 +124,13 @@ export function createFrameLoop(ctx) {
     }));
   }
 
+  /** The caption under the live view: what is shown, what its marks mean, what a click does. */
+  function liveCaption() {
+    const t = app.trainer;
+    const what = t.watchOnly ? 'the run card’s greedy policy' : 'the current greedy policy (no exploration)';
+    return `${t.config.env_id}: ${what}, acting live. ${legendOf(t.drawSpec?.kind)} Click or drag on the robot to push it.`;
+  }
+
   function sampleSeries(s, now = performance.now()) {
     const t = app.trainer;
     if (t && !t.disposed) app.curves.sampleSeries(s, { running: t.state === 'running', trainingMs: t.trainingMs }, now);
@@ -148,5 +156,5 @@ export function createFrameLoop(ctx) {
     if (ready === total) ui.setLoading(1, `Workers ready: ${ready} of ${total}.`);
     else ui.setLoading(0.5 + 0.5 * app.pool.progress, `Starting workers: ${ready} of ${total} ready…`);
   }
-  return { drawView, frame, sampleSeries, showLoading, updateMemory };
+  return { drawView, frame, liveCaption, sampleSeries, showLoading, updateMemory };
 }

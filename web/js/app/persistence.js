@@ -139,6 +139,7 @@ export function createPersistence(ctx) {
     app.lastModel = { name, policy_version: facts.policy_version, env_steps: facts.env_steps, card: Boolean(card) };
     if (card) {
       app.trainer.setWatchOnly();
+      ui.setCaption(ctx.liveCaption());
       if (card.curves) app.curves.load(card.curves);
       ctx.notice(`Watching the policy of run card "${name}" (${facts.env_id}, ${facts.env_steps.toLocaleString('en-US')} env steps of training); no training runs. Reset to train a fresh run.`);
     } else {

@@ -155,7 +155,7 @@ export function createSession(ctx) {
     app.tileBase = new Map((app.pool?.describe() ?? []).map((w) => [w.id, w.episodes]));
     app.solvedAnnounced = ctx.solved().solved; // a restored run that was solved is not announced again
     ctx.showSolved();
-    ui.setCaption(`${app.trainer.config.env_id}: the current greedy policy, acting live. Click or drag on the robot to push it.`);
+    ui.setCaption(ctx.liveCaption());
     ui.showFields(app.settings.cfg, app.core.defaults);
     ctx.refreshReplayList();
     if (!restore && (wasRunning || app.pendingStart)) {

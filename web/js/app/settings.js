@@ -1,7 +1,7 @@
 // Settings typed in the controls or given in the URL: checked (inline, naming the field), applied, mirrored in
 // the URL. An applied change calls ctx.boot or ctx.rebuild.
 import { autoWorkerCount } from '../pool/limits.js';
-import { parseSetting, parseField, checkWithCore, toQuery, fieldText, OWN_CONTROL_FIELDS } from '../params.js';
+import { parseSetting, parseField, checkWithCore, toQuery, fieldText, fieldLabel, OWN_CONTROL_FIELDS } from '../params.js';
 
 /** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
 export function createSettings(ctx) {
@@ -37,7 +37,7 @@ export function createSettings(ctx) {
     const target = OWN_CONTROL_FIELDS[field] ?? field;
     app.pyField = target;
     ui.setFieldError(target, problem);
-    app.inputErrors.set('py', `Settings: ${problem}`);
+    app.inputErrors.set('py', `${field in OWN_CONTROL_FIELDS || !specOf(field) ? 'Settings' : fieldLabel(field)}: ${problem}`);
     return false;
   }
 
@@ -120,7 +120,7 @@ export function createSettings(ctx) {
     app.inputErrors.delete(key);
     ui.setFieldError(name, error ?? null);
     if (error) {
-      app.inputErrors.set(key, `${name}: ${error}`);
+      app.inputErrors.set(key, `${fieldLabel(name)}: ${error}`);
       if (final) app.trainer?.pause();
       ctx.refreshMessage();
       return;

@@ -57,11 +57,21 @@ export function createUndo(ctx) {
   /** Switch mode under the current run: the same run, restored into a trainer with the new schedule. */
   function continueInMode(mode) {
     const wasRunning = app.trainer?.state === 'running';
-    const kept = recordOfRun();
+    let kept = null;
+    try {
+      kept = recordOfRun();
+    } catch {
+      return false; // no snapshot of this run: the caller starts a fresh one (and offers Undo if it can)
+    }
     if (!kept) return false;
     app.trainer.pause();
     ctx.rebuild({ restore: { ...kept.record, settings: app.settings }, why: null });
-    if (!app.trainer) return true;
+    if (!app.trainer) {
+      // The run could not be set up in the new mode: it is kept, so Undo brings it back in its old mode.
+      app.kept = { ...kept, why: `Mode changed to ${mode}` };
+      ui.showUndo(`Mode changed to ${mode}, but this run could not continue in it (see the message). The run (${kept.label}) is kept in memory.`);
+      return true;
+    }
     if (wasRunning && !app.trainer.finished) app.trainer.start();
     ctx.notice(`Now in ${mode} mode; the run goes on where it was (${integer(app.trainer.counts.envSteps)} env steps).`);
     return true;

@@ -1,23 +1,25 @@
 // How the page writes numbers: the counters' titles and formats, sizes, durations, task sizes. Pure functions.
 
+// [key, title, explanation (the title's tooltip), headline]: the headline counters are always shown, the others
+// under "More numbers".
 export const COUNTERS = Object.freeze([
-  ['episodes', 'Episodes'],
-  ['env_steps', 'Env steps'],
-  ['updates', 'Updates'],
-  ['episodes_per_min', 'Episodes / min'],
-  ['env_steps_per_s', 'Env steps / s'],
-  ['updates_per_s', 'Updates / s'],
-  ['last_eval_return', 'Last eval return'],
-  ['best_eval_return', 'Best eval return'],
-  ['loss', 'TD loss'],
-  ['epsilon', 'Epsilon'],
-  ['policy_version', 'Policy version'],
-  ['staleness', 'Mean lag (versions)'],
-  ['replay_size', 'Replay buffer (transitions)'],
-  ['fps', 'FPS'],
-  ['workers_ready', 'Workers ready'],
-  ['task_size', 'Task size'],
-  ['kernel', 'Network code'],
+  ['env_steps', 'Env steps', 'environment steps played so far (the step budget counts these)', true],
+  ['episodes', 'Episodes', 'training episodes finished so far', true],
+  ['last_eval_return', 'Last eval return', 'mean return of the greedy policy (no exploration) in the latest evaluation', true],
+  ['best_eval_return', 'Best eval return', 'best mean return of any greedy evaluation so far', true],
+  ['env_steps_per_s', 'Env steps / s', 'environment steps played per second, over the last 10 s', true],
+  ['epsilon', 'Epsilon', 'share of random actions while training (it decays over the first part of the run)', true],
+  ['updates', 'Updates', 'learner updates (gradient steps) so far'],
+  ['episodes_per_min', 'Episodes / min', 'training episodes finished per minute'],
+  ['updates_per_s', 'Updates / s', 'learner updates per second'],
+  ['loss', 'TD loss', 'the learner\'s latest temporal-difference loss'],
+  ['policy_version', 'Policy version', 'how many times the learner changed its weights (one per update)'],
+  ['staleness', 'Policy lag', 'how many policy versions older than the learner\'s the weights were that played recent results (in sync mode about one batch of updates: expected, not a fault)'],
+  ['replay_size', 'Replay buffer', 'transitions held for learning'],
+  ['fps', 'FPS', 'frames per second the page draws'],
+  ['workers_ready', 'Workers ready', 'workers whose Python has started'],
+  ['task_size', 'Task size', 'how much one task given to a worker holds (auto: sized to about 100 ms)'],
+  ['kernel', 'Network code', 'the Q-network\'s code on this page and its workers'],
 ]);
 
 export const integer = (v) => (v == null ? '–' : Math.round(v).toLocaleString('en-US'));
@@ -37,8 +39,9 @@ export const FORMAT = Object.freeze({
 export function taskSizeText(sizing, mode) {
   if (!sizing) return null;
   const how = sizing.adaptive ? 'auto' : 'fixed';
-  if (mode !== 'async') return `${sizing.lanes_last ?? sizing.lanes} lanes, ${how}`;
-  return `${sizing.episodes_per_task} ep × ${sizing.lanes} lanes, ${how}`;
+  const lanes = (n) => `${n} lane${n === 1 ? '' : 's'}`;
+  if (mode !== 'async') return `${lanes(sizing.lanes_last ?? sizing.lanes)} (${how})`;
+  return `${sizing.episodes_per_task} ep × ${lanes(sizing.lanes)} (${how})`;
 }
 
 export function formatBytes(bytes) {

@@ -33,8 +33,9 @@ export function showWorkerTiles(doc, list, note, workers, { policyVersion, spec,
     tile.querySelector('.title').textContent = `#${w.id} ${state}${w.failures ? ` · ${w.failures} failed` : ''}`;
     const lag = w.policy_version == null ? null : Math.max(0, policyVersion - w.policy_version);
     tile.querySelector('.line1').textContent = `${integer(w.episodes)} episodes · ${w.env_steps_per_s == null ? '–' : integer(w.env_steps_per_s)} steps/s`;
-    tile.querySelector('.line2').textContent =
-      lag === null ? 'no policy yet' : `policy v${w.policy_version}, ${integer(lag)} version${lag === 1 ? '' : 's'} behind`;
+    // How far behind the learner a worker plays matters while it plays; a waiting worker's number only grows.
+    const behind = lag === null || w.state !== 'running' ? '' : `, ${integer(lag)} version${lag === 1 ? '' : 's'} behind`;
+    tile.querySelector('.line2').textContent = `policy v${w.policy_version ?? '– (none yet)'}${behind}`;
     tile.querySelector('.line3').textContent = `Python heap ${formatBytes(w.heap_bytes)}`;
     const bar = tile.querySelector('progress');
     bar.value = w.load_progress;

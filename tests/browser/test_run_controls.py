@@ -222,3 +222,30 @@ console.log(JSON.stringify({{
     assert "1 of 1 evaluations since then fell below 475.0 (latest 200.0)" in out["wobblyText"]
     assert "50,123 env steps in 1 min 15 s" in out["end"] and "Solved at 5,000 env steps, but 1 of 1" in out["end"]
     assert out["bad"] == {"solved": False, "best": None, "evals": 0}
+
+
+def test_two_tabs_never_train_one_autosave(context, page, page_log, base_url):
+    page.goto(f"{base_url}?mode=main&seed=5&autostart=1")
+    wait_for(page, "robotrain.stats().episodes >= 20", 90, "training in the first tab")
+    page.evaluate("robotrain.pause()")
+    wait_for(page, "robotrain.stats().autosave.saves >= 1", 20, "the first tab's autosave")
+    assert stats(page)["owns_autosave"] is True
+    # A second tab of the page (same browser profile): the run is live in the first one.
+    other = context.new_page()
+    other.goto(f"{base_url}?mode=main")
+    wait_for(other, "robotrain.stats().state === 'ready' && robotrain.stats().owns_autosave === false", 60, "the second tab")
+    assert other.locator("#tabs").is_visible() and "open in another tab" in other.locator("#tabs-text").inner_text()
+    other.wait_for_timeout(1000)
+    assert stats(other)["resume_offered"] is False, "the second tab does not offer the first tab's run"
+    other.evaluate("robotrain.start()")
+    wait_for(other, "robotrain.stats().episodes >= 5", 60, "the second tab training its own run")
+    assert other.evaluate("robotrain.autosave()")["skipped"] is True
+    # Take over: the second tab owns the slot and offers the run; the first pauses and stops autosaving.
+    page.evaluate("robotrain.start()")
+    other.evaluate("robotrain.pause()")
+    other.click("#tabs-take")
+    wait_for(other, "robotrain.stats().owns_autosave === true && robotrain.stats().resume_offered", 20, "the take-over")
+    wait_for(page, "robotrain.stats().owns_autosave === false && robotrain.stats().state === 'paused'", 10, "the first tab to yield")
+    assert "took over" in page.locator("#tabs-text").inner_text()
+    assert page.evaluate("robotrain.autosave()")["skipped"] is True
+    assert page_log.problems() == []

@@ -13,6 +13,7 @@ import { createPersistence } from './app/persistence.js';
 import { createFrameLoop } from './app/frame.js';
 import { createAPI } from './app/api.js';
 import { createUndo } from './app/undo.js';
+import { createTabs } from './app/tabs.js';
 
 const AUTOSAVE_EVERY_MS = 60_000;
 
@@ -49,6 +50,7 @@ const app = {
   kept: null, // the run the last fresh run replaced, for Undo: {record, label, why} (app/undo.js)
   tileBase: null, // worker id -> its episodes when the current run began (tiles count this run's)
   solvedAnnounced: false, // the current run's first solved evaluation was announced
+  ownsAutosave: null, // this tab owns the autosave slot (app/tabs.js); null until asked
 };
 
 // The context every part gets: the page's state (app), the UI, and (below) each part's functions by name.
@@ -76,9 +78,10 @@ const ui = createUI(document, {
   onReplayListWanted: () => ctx.refreshReplayList(),
   onTheme: () => setTheme(ui.nextTheme(app.theme)),
   onUndo: (yes) => (yes ? ctx.undo() : ctx.forgetKept()),
+  onTakeOver: () => ctx.takeOver(),
 });
 ctx.ui = ui;
-Object.assign(ctx, createMessages(ctx), createSettings(ctx), createSession(ctx), createPersistence(ctx), createUndo(ctx), createFrameLoop(ctx));
+Object.assign(ctx, createMessages(ctx), createSettings(ctx), createSession(ctx), createPersistence(ctx), createUndo(ctx), createTabs(ctx), createFrameLoop(ctx));
 ctx.api = createAPI(ctx);
 window.robotrain = Object.freeze(ctx.api);
 
@@ -183,6 +186,7 @@ setInterval(() => {
     // Workers boot their own Python while the page loads its own (about 4 s each on a 2-core machine), instead of after.
     ctx.ensurePool(ctx.workerCount(app.settings));
   }
+  ctx.ownsAutosave(); // ask early: the answer is ready when the resume offer or the first autosave needs it
   // With bad settings the page's Python still loads (no worker, nothing trains): it checks what only it knows
   // (the robot's name, the Config fields), so every problem of the URL is reported at once.
   ctx.boot();

@@ -14,7 +14,7 @@ const OWN_INPUTS = ['seed', 'batch', 'lanes'];
 /**
  * Bind the page. `handlers`: {onStart, onPause, onReset, onSetting(name, text), onField(name, text, final),
  * onSave, onLoadFile(file), onShare, onExportCard, onResume(yes), onPush(impulse), onReplay(id),
- * onReplayLive(), onScrub(frame), onReplayToggle(), onTheme(), onUndo(yes)}.
+ * onReplayLive(), onScrub(frame), onReplayToggle(), onTheme(), onUndo(yes), onTakeOver()}.
  */
 export function createUI(doc, handlers) {
   const $ = (id) => doc.getElementById(id);
@@ -25,7 +25,7 @@ export function createUI(doc, handlers) {
     'load-file', 'share', 'share-link', 'export-card', 'autosave-status', 'hyper-fields', 'budget-slot', 'loading',
     'progress', 'loading-text', 'budget-bar', 'budget-text', 'counters', 'counters-more', 'memory', 'worker-list', 'workers-note',
     'view', 'view-caption', 'view-mode', 'replay-pick', 'replay-go', 'replay-play', 'replay-scrub', 'replay-pos',
-    'replay-live', 'theme', 'undo', 'undo-text', 'undo-yes', 'undo-forget', 'solved',
+    'replay-live', 'theme', 'undo', 'undo-text', 'undo-yes', 'undo-forget', 'solved', 'tabs', 'tabs-text', 'tabs-take',
   ]) {
     els[id] = $(id);
   }
@@ -71,6 +71,7 @@ export function createUI(doc, handlers) {
   els['resume-no'].addEventListener('click', () => handlers.onResume(false));
   els['undo-yes'].addEventListener('click', () => handlers.onUndo(true));
   els['undo-forget'].addEventListener('click', () => handlers.onUndo(false));
+  els['tabs-take'].addEventListener('click', () => handlers.onTakeOver());
   els['replay-go'].addEventListener('click', () => {
     const value = els['replay-pick'].value;
     if (value) handlers.onReplay(value === 'best' ? 'best' : Number(value));
@@ -232,6 +233,12 @@ export function createUI(doc, handlers) {
     showUndo(text) {
       els['undo-text'].textContent = text ?? '';
       els.undo.hidden = !text;
+    },
+
+    /** That another tab owns the autosaved run, with a Take over button (null hides it). */
+    showTabs(text) {
+      els['tabs-text'].textContent = text ?? '';
+      els.tabs.hidden = !text;
     },
 
     /** Whether the current run is solved (ui/solved.js); `state`: not-yet | solved | wobbly; null hides it. */

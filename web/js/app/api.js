@@ -34,6 +34,10 @@ export function createAPI(ctx) {
       if (app.trainer) app.trainer.pause();
       ctx.rebuild({ why: 'Reset' });
     },
+    /** Make this tab the owner of the autosaved run (the tab that owned it pauses); resolves to true. */
+    takeOver() {
+      return ctx.takeOver();
+    },
     /** Bring back the run the last fresh run replaced (the current one is kept in its place); false if none. */
     undo() {
       return ctx.undo();
@@ -71,6 +75,7 @@ export function createAPI(ctx) {
         frames_drawn: app.framesDrawn,
         pushes: app.pushes,
         resume_offered: app.offer !== null,
+        owns_autosave: app.ownsAutosave, // this tab owns the autosave slot (another tab may own it: app/tabs.js)
         kept_run: app.kept ? { why: app.kept.why, label: app.kept.label } : null, // what undo() brings back
         solved_summary: app.trainer ? ctx.solved() : null, // ui/solved.js: the words under the bars
         loaded_model: app.lastModel,

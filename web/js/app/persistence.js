@@ -169,6 +169,7 @@ export function createPersistence(ctx) {
   async function autosave(reason) {
     const t = app.trainer;
     if (!t || t.disposed || t.watchOnly || app.autosave.busy || t.counts.episodes === 0) return { ok: false, skipped: true };
+    if (!(await ctx.ownsAutosave())) return { ok: false, skipped: true, reason: 'another tab owns the autosave' };
     app.autosave.busy = true;
     app.autosave.lastAttempt = performance.now();
     try {
@@ -192,6 +193,7 @@ export function createPersistence(ctx) {
   }
 
   async function offerResume() {
+    if (!(await ctx.ownsAutosave())) return; // the run is live in another tab (app/tabs.js)
     let record = null;
     try {
       record = await loadRecord();

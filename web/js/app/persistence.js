@@ -169,7 +169,10 @@ export function createPersistence(ctx) {
   async function autosave(reason) {
     const t = app.trainer;
     if (!t || t.disposed || t.watchOnly || app.autosave.busy || t.counts.episodes === 0) return { ok: false, skipped: true };
-    if (!(await ctx.ownsAutosave())) return { ok: false, skipped: true, reason: 'another tab owns the autosave' };
+    if (app.ownsAutosave !== true && !(await ctx.ownsAutosave())) {
+      return { ok: false, skipped: true, reason: 'another tab owns the autosave' };
+    }
+    if (t.disposed || app.autosave.busy) return { ok: false, skipped: true }; // changed while the lock was asked
     app.autosave.busy = true;
     app.autosave.lastAttempt = performance.now();
     try {

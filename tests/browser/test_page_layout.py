@@ -57,3 +57,18 @@ def test_laptop_shows_the_learning_curve_without_scrolling(page, page_log, base_
     page.click("#hyper summary")
     assert page.evaluate(FIELD_OVERFLOWS) == []
     assert page_log.problems() == []
+
+
+def test_the_solved_line_stays_off_an_axis_it_would_squash(page, page_log, base_url):
+    page.goto(f"{base_url}?mode=main")
+    wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page")
+    fits = page.evaluate("""() => import('./js/charts.js').then(({ thresholdFits }) => [
+      thresholdFits(7000, [[12, 40, 250, null]]),     // balancebot's first minutes: a flat line at 0-7,000
+      thresholdFits(7000, [[900, 3000, 5200]]),        // nearing it
+      thresholdFits(475, [[9, 30, 200]]),              // cartpole: within a span of the returns
+      thresholdFits(-100, [[-500, -480, -350]]),       // acrobot, from below
+      thresholdFits(475, [[]]),                        // no data yet: drawn
+      thresholdFits(null, [[1, 2]]),
+    ])""")
+    assert fits == [False, True, True, True, True, False]
+    assert page_log.problems() == []

@@ -60,7 +60,29 @@ export function returnData(curve, threshold, xi) {
     solved.push(threshold ?? null);
   }
   while (j < evalRows.length) pushEval(evalRows[j++]);
-  return { data: [xs, raw, avg, evals, solved], window };
+  const shown = thresholdFits(threshold, [raw, evals]);
+  return { data: [xs, raw, avg, evals, shown ? solved : solved.map(() => null)], window, thresholdShown: shown };
+}
+
+/**
+ * Whether the solved line belongs on the return chart's axis: only when it lies within one data span of the
+ * returns so far. Otherwise (balancebot's 7,000 at the start) it would squash the curve into a flat line at the
+ * bottom of the axis; the legend and the text alternative still name the threshold.
+ */
+export function thresholdFits(threshold, columns) {
+  if (threshold == null) return false;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const column of columns) {
+    for (const v of column) {
+      if (v == null) continue;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  if (max === -Infinity) return true;
+  const span = Math.max(max - min, Math.abs(max) * 0.1, 1);
+  return threshold <= max + span && threshold >= min - span;
 }
 
 /** Thinned columns of curve.series: x (0 time or 1 env steps) then the given columns. */
@@ -145,7 +167,7 @@ export class Charts {
     const started = performance.now();
     const time = this.xAxis === 'time';
     const xLabel = time ? 'training time (s)' : 'env steps';
-    const { data, window } = returnData(curve, threshold, time ? 4 : 3);
+    const { data, window, thresholdShown } = returnData(curve, threshold, time ? 4 : 3);
     this._set('ret', data, () => ({
       title: 'Episode return',
       height: HEIGHT_WIDE,
@@ -161,7 +183,7 @@ export class Charts {
           paths: () => null,
           points: { show: true, size: 7, fill: css('--orange', '#d9822b'), stroke: css('--orange', '#d9822b') },
         },
-        { label: 'solved', stroke: css('--green', '#3a9a5b'), width: 1, dash: [5, 5], spanGaps: true, points: { show: false } },
+        { label: `solved (${threshold})`, stroke: css('--green', '#3a9a5b'), width: 1, dash: [5, 5], spanGaps: true, points: { show: false } },
       ],
     }));
     const xCol = time ? 0 : 1;
@@ -204,13 +226,13 @@ export class Charts {
         },
       ],
     }));
-    this.describe(curve, threshold, data, window);
+    this.describe(curve, threshold, data, window, thresholdShown);
     this.lastDrawMs = performance.now() - started;
     return this.lastDrawMs;
   }
 
   /** Each chart's text alternative: what it shows and its latest values (a canvas says nothing by itself). */
-  describe(curve, threshold, returnColumns, window) {
+  describe(curve, threshold, returnColumns, window, thresholdShown) {
     const last = (column) => {
       for (let i = column.length - 1; i >= 0; i--) if (column[i] != null) return column[i];
       return null;
@@ -223,7 +245,7 @@ export class Charts {
     const texts = {
       ret: `Episode return chart: ${curve.episodes.length} episodes, moving mean over ${window} episodes ${num(last(returnColumns[2]))}; ` +
         (evalRow ? `latest greedy evaluation ${num(evalRow[1])} at ${evalRow[0]} env steps` : 'no greedy evaluation yet') +
-        (threshold == null ? '.' : `; solved at ${num(threshold)}.`),
+        (threshold == null ? '.' : `; solved at ${num(threshold)}${thresholdShown ? '' : ', far above the curve so far (the line is left out until it is nearer)'}.`),
       loss: `TD loss chart (log scale): latest ${row[2] == null ? 'none yet' : Number(row[2]).toPrecision(3)}.`,
       epsilon: `Exploration epsilon chart: latest ${num(row[3], 3)}.`,
       throughput: `Throughput chart: latest ${num(row[4])} episodes per minute, ${num(row[5])} env steps per second, ${num(row[6])} updates per second.`,

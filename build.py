@@ -19,11 +19,14 @@ and add one entry to ``COMMANDS`` at the bottom of this file.
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
 import hashlib
 import http.server
 import json
 import os
+import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -437,6 +440,186 @@ def robotrain_version() -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Opened from disk (file://): the page's modules as one classic script, its binary files in classic scripts
+# ---------------------------------------------------------------------------------------------
+
+# Everything the page uses only when opened from disk lives under this directory of dist/ (served, it is never
+# requested). Browsers refuse module scripts and fetch() on file:// pages but run classic <script src> files.
+DIST_DISK = "disk"
+# The page's ES modules bundled into one classic script: a function robotrainModules(base) that returns the
+# bundle's require(path); the page calls it, and each worker gets its source text (Function.prototype.toString).
+DISK_MODULES = f"{DIST_DISK}/modules.js"
+# The modules the bundle starts from (paths in dist/); the bundle holds them and everything they import.
+DISK_ENTRIES = ("js/runtime/disk.js", "js/main.js", "js/worker.js")
+# The manifest: every carried file's path, size, sha256 and content type, checked after decoding.
+DISK_MANIFEST = f"{DIST_DISK}/files.js"
+# Pyodide's classic-script loader (defines globalThis.loadPyodide), loaded on the page when opened from disk.
+DISK_PYODIDE_LOADER = f"{DIST_DISK}/pyodide.js"
+# The files a page opened from disk would fetch, carried base64 in classic scripts (disk/files/<path>.js):
+# the page's interpreter and its workers read them through a fetch stand-in; pyodide.asm.js and the loader
+# also make up each worker's blob script.
+DISK_CARRIED = (
+    "pyodide/pyodide.asm.wasm", "pyodide/pyodide.asm.js", "pyodide/python_stdlib.zip",
+    "pyodide/pyodide-lock.json", DIST_PY_ZIP, DISK_PYODIDE_LOADER,
+)
+DISK_CONTENT_TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".json": "application/json",
+                      ".zip": "application/zip", ".whl": "application/zip"}
+
+_JS_IMPORT = re.compile(r"""^import\s*\{([^}]*)\}\s*from\s*(['"])([^'"]+)\2\s*;?[ \t]*$""", re.M)
+_JS_DEFAULT_IMPORT = re.compile(r"""^import\s+([A-Za-z_$][\w$]*)\s+from\s*(['"])([^'"]+)\2\s*;?[ \t]*$""", re.M)
+_JS_EXPORT_DECL = re.compile(r"^export\s+((?:async\s+)?function\s*\*?|class|const)\s+([A-Za-z_$][\w$]*)", re.M)
+_JS_EXPORT_LIST = re.compile(r"^export\s*\{([^}]*)\}\s*;?[ \t]*$", re.M)
+_JS_TOP_LEVEL = re.compile(r"^(import|export)\b.*$", re.M)
+_JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
+_JS_BLOCK_COMMENT = re.compile(r"^[ \t]*/\*[\s\S]*?\*/", re.M)
+
+
+def _js_names(listing: str, where: str) -> list[tuple[str, str]]:
+    """The (name, local) pairs of an import or export list such as ``a, b as c``."""
+    pairs = []
+    for item in (part.strip() for part in listing.split(",")):
+        if not item:
+            continue
+        name, _, local = (w.strip() for w in item.partition(" as "))
+        local = local or name
+        if not (_JS_NAME.match(name) and _JS_NAME.match(local)):
+            raise BuildError(f"{where}: cannot bundle the import/export item {item!r}")
+        pairs.append((name, local))
+    return pairs
+
+
+def transform_module(path: str, source: str) -> tuple[str, list[str]]:
+    """One ES module as the body of a classic function(require, meta): its static imports become require()
+    calls, its exports the returned object, ``import.meta.url`` the module's own URL. Returns (body, the
+    dist paths it imports). Only the forms the page's modules use are understood; any other top-level import
+    or export stops the build (a bundle that silently dropped one would fail only on a page opened from disk).
+    Imported bindings are copied when the import runs, not live: the bundle refuses import circles, so every
+    module a module imports has finished running first, and exported bindings are never reassigned (const,
+    function, class)."""
+    deps: list[str] = []
+    exports: list[tuple[str, str]] = []
+
+    def resolve(spec: str) -> str:
+        if not spec.startswith("."):
+            raise BuildError(f"{path}: cannot bundle the import of {spec!r} (only relative paths)")
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path), spec))
+        deps.append(target)
+        return target
+
+    def named(match: re.Match) -> str:
+        pairs = _js_names(match.group(1), path)
+        fields = ", ".join(name if name == local else f"{name}: {local}" for name, local in pairs)
+        return f"const {{ {fields} }} = require({json.dumps(resolve(match.group(3)))});"
+
+    def default(match: re.Match) -> str:
+        return f"const {match.group(1)} = require({json.dumps(resolve(match.group(3)))}).default;"
+
+    def declaration(match: re.Match) -> str:
+        exports.append((match.group(2), match.group(2)))
+        return match.group(1) + " " + match.group(2)
+
+    def listing(match: re.Match) -> str:
+        exports.extend((exported, local) for local, exported in _js_names(match.group(1), path))
+        return ""
+
+    # Block comments that open a line are set aside first: one may hold code such as an export (uPlot's does).
+    comments: list[str] = []
+
+    def set_aside(match: re.Match) -> str:
+        comments.append(match.group(0))
+        return f"\0{len(comments) - 1}\0"
+
+    body = _JS_BLOCK_COMMENT.sub(set_aside, source)
+    body = _JS_IMPORT.sub(named, body)
+    body = _JS_DEFAULT_IMPORT.sub(default, body)
+    body = _JS_EXPORT_DECL.sub(declaration, body)
+    body = _JS_EXPORT_LIST.sub(listing, body)
+    left = [m.group(0) for m in _JS_TOP_LEVEL.finditer(body)]
+    if left:
+        raise BuildError(f"{path}: cannot bundle the statement {left[0][:80]!r}")
+    body = re.sub(r"\0(\d+)\0", lambda m: comments[int(m.group(1))], body)
+    body = body.replace("import.meta.url", "meta.url")
+    if "import.meta" in body:
+        raise BuildError(f"{path}: only import.meta.url can be bundled")
+    returned = ", ".join(f"{json.dumps(exported)}: {local}" for exported, local in exports)
+    return f"{body}\nreturn {{ {returned} }};", deps
+
+
+def bundle_modules(root: Path, entries: tuple[str, ...] = DISK_ENTRIES) -> str:
+    """The ES modules reachable from ``entries`` (paths under ``root``, the built site) as one classic script
+    that defines ``function robotrainModules(base)``: called with the site's URL (ending in '/'), it returns
+    ``require(path)``, which runs a module (its imports first, each module once) and returns its exports."""
+    order: list[str] = []
+    bodies: dict[str, str] = {}
+
+    def visit(path: str, chain: tuple[str, ...]) -> None:
+        if path in chain:
+            raise BuildError(f"cannot bundle an import circle: {' -> '.join(chain + (path,))}")
+        if path in bodies:
+            return
+        file = root / path
+        if not file.is_file():
+            raise BuildError(f"{chain[-1] if chain else 'the bundle'} imports {path}, which is not in the site")
+        body, deps = transform_module(path, file.read_text(encoding="utf-8"))
+        bodies[path] = body
+        for dep in deps:
+            visit(dep, chain + (path,))
+        order.append(path)
+
+    for entry in entries:
+        visit(entry, ())
+    parts = [
+        "// Generated by build.py from the page's ES modules: the page opened from disk (file://) runs them from here.",
+        "function robotrainModules(base) {",
+        "  'use strict';",
+        "  const defined = Object.create(null);",
+        "  const done = Object.create(null);",
+        "  function require(path) {",
+        "    if (!(path in done)) {",
+        "      if (!(path in defined)) throw new Error(`${path} is not in the bundle`);",
+        "      done[path] = defined[path](require, { url: new URL(path, base).href });",
+        "    }",
+        "    return done[path];",
+        "  }",
+    ]
+    for path in order:
+        parts.append(f"  defined[{json.dumps(path)}] = function (require, meta) {{\n'use strict';\n{bodies[path]}\n  }};")
+    parts += ["  return require;", "}", ""]
+    return "\n".join(parts)
+
+
+def write_disk_files(dist_dir: Path) -> dict:
+    """Write dist/disk/: the modules' bundle, Pyodide's classic loader, each carried file as a classic script
+    (``robotrainCarry(path, base64)``) and the manifest that lists them (``robotrainDiskFiles``), whose sha256
+    the page checks before using a byte. Returns the manifest."""
+    disk = dist_dir / DIST_DISK
+    if disk.exists():
+        raise BuildError(f"web/{DIST_DISK} collides with a directory the build generates; rename it")
+    disk.mkdir(parents=True)
+    (dist_dir / DISK_MODULES).write_text(bundle_modules(dist_dir), encoding="utf-8")
+    shutil.copyfile(NODE_MODULES / "pyodide" / "pyodide.js", dist_dir / DISK_PYODIDE_LOADER)
+    lock = json.loads((dist_dir / DIST_PYODIDE / PYODIDE_LOCK_NAME).read_text(encoding="utf-8"))
+    carried = list(DISK_CARRIED) + [f"{DIST_PYODIDE}/{entry['file_name']}" for entry in lock["packages"].values()]
+    files = {}
+    for relative in carried:
+        data = (dist_dir / relative).read_bytes()
+        script = f"{DIST_DISK}/files/{relative}.js"
+        (dist_dir / script).parent.mkdir(parents=True, exist_ok=True)
+        encoded = base64.b64encode(data).decode("ascii")
+        (dist_dir / script).write_text(f"robotrainCarry({json.dumps(relative)}, '{encoded}');\n", encoding="ascii")
+        files[relative] = {"script": script, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                           "type": DISK_CONTENT_TYPES.get(Path(relative).suffix, "application/octet-stream")}
+    # The page's own classic scripts, in order: Pyodide's runtime JS (its loader would import() it, which a page
+    # from disk may not), the loader, the bundle.
+    scripts = [f"{DIST_PYODIDE}/pyodide.asm.js", DISK_PYODIDE_LOADER, DISK_MODULES]
+    manifest = {"scripts": scripts, "files": files}
+    (dist_dir / DISK_MANIFEST).write_text(
+        "// Generated by build.py: the files a page opened from disk carries in classic scripts, checked on load.\n"
+        f"var robotrainDiskFiles = {json.dumps(manifest, indent=1, sort_keys=True)};\n", encoding="utf-8")
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------------------------
 
@@ -510,6 +693,7 @@ def build(dist_dir: Path = DIST_DIR, cache_dir: Path | None = None, web_dir: Pat
     if (dist_dir / DIST_PY_ZIP).exists():
         raise BuildError(f"web/{DIST_PY_ZIP} collides with a file the build generates; rename it")
     write_python_zip(PY_PACKAGE_DIR, dist_dir / DIST_PY_ZIP, {KERNEL_ZIP_NAME: kernel} if kernel else {})
+    write_disk_files(dist_dir)
 
     versions = {name: lock["packages"][name]["version"] for name in names}
     versions["pyodide"] = PYODIDE_VERSION
@@ -613,12 +797,31 @@ def serve(
 
 
 def configure_build_parser(parser: argparse.ArgumentParser) -> None:
-    """Options of ``build`` (none yet)."""
+    """Options of ``build``."""
+    parser.add_argument("--zip", type=Path, metavar="FILE",
+                        help="also write dist/ as one zip (a robotrain/ folder) to download, unzip and open from disk")
+
+
+def write_dist_zip(dist_dir: Path, target: Path) -> int:
+    """Write dist_dir as ``target`` (entries under ``robotrain/``, sorted, fixed dates: the same dist gives the
+    same bytes); return its size in bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(p for p in dist_dir.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"robotrain/{path.relative_to(dist_dir).as_posix()}", date_time=ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ZIP_FILE_MODE << 16
+            info.create_system = 3
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    return target.stat().st_size
 
 
 def command_build(args: argparse.Namespace) -> int:
-    """Build dist/ from scratch."""
+    """Build dist/ from scratch (and zip it with --zip)."""
     build()
+    if args.zip:
+        size = write_dist_zip(DIST_DIR, args.zip.resolve())
+        log(f"wrote {args.zip} ({size / 1e6:.1f} MB): unzip it and open robotrain/index.html")
     return 0
 
 

@@ -6,9 +6,12 @@ the cache ($ROBOTRAIN_CACHE or ~/.cache/robotrain); with a warm cache no test ne
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import shutil
+import subprocess
 import sys
 import threading
 import urllib.request
@@ -201,3 +204,86 @@ def test_serve_mime_types_and_headers(server, path, content_type):
     assert headers["Cache-Control"] == "no-cache"
     for name, value in build.ISOLATION_HEADERS.items():
         assert headers.get(name) == (value if isolated else None), name
+
+
+# ---- the page opened from disk (issue 18): the modules' bundle and the carried files -------------------------
+
+def test_disk_files_carry_every_fetched_file_base64_with_its_sha256(dist):
+    text = (dist / build.DISK_MANIFEST).read_text()
+    manifest = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    lock = json.loads((dist / "pyodide" / "pyodide-lock.json").read_text())
+    wanted = set(build.DISK_CARRIED) | {f"pyodide/{entry['file_name']}" for entry in lock["packages"].values()}
+    assert set(manifest["files"]) == wanted
+    for path, entry in manifest["files"].items():
+        data = (dist / path).read_bytes()
+        assert entry["size"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest(), path
+        script = (dist / entry["script"]).read_text()
+        prefix = f"robotrainCarry({json.dumps(path)}, '"
+        assert script.startswith(prefix) and script.endswith("');\n"), path
+        assert base64.b64decode(script[len(prefix):-4]) == data, path
+    assert manifest["scripts"] == ["pyodide/pyodide.asm.js", build.DISK_PYODIDE_LOADER, build.DISK_MODULES]
+    assert all((dist / path).is_file() for path in manifest["scripts"])
+
+
+def test_the_bundle_holds_the_page_and_the_worker_as_one_classic_script(dist):
+    bundle = (dist / build.DISK_MODULES).read_text()
+    for path in ("js/main.js", "js/worker.js", "js/runtime/disk.js", "js/app/session.js", "vendor/uplot/uPlot.esm.js"):
+        assert f"defined[{json.dumps(path)}] = function (require, meta)" in bundle, path
+    assert not re.search(r"^(import|export)\b", build._JS_BLOCK_COMMENT.sub("", bundle), re.M)  # uPlot comments one out
+    assert "import.meta" not in bundle
+    node = shutil.which("node")
+    if node:  # parsed as a classic script (not a module), as the page and the workers run it
+        subprocess.run([node, "--check", str(dist / build.DISK_MODULES)], check=True, capture_output=True)
+
+
+def test_bundling_turns_imports_and_exports_into_require_and_a_returned_object():
+    source = (
+        "import { a, b as c } from './x.js';\n"
+        "import {\n  d,\n} from '../y.js';\n"
+        "import Plot from '../vendor/p.esm.js';\n"
+        "/*\nexport function notReally() {}\n*/\n"
+        "export const K = 1;\n"
+        "export async function f() { return new URL('.', import.meta.url); }\n"
+        "export class C {}\n"
+        "function g() {}\n"
+        "export { g as default };\n"
+    )
+    body, deps = build.transform_module("js/sub/m.js", source)
+    assert deps == ["js/sub/x.js", "js/y.js", "js/vendor/p.esm.js"]
+    assert 'const { a, b: c } = require("js/sub/x.js");' in body
+    assert 'const Plot = require("js/vendor/p.esm.js").default;' in body
+    assert "export function notReally" in body, "a commented-out export stays as it was"
+    assert "new URL('.', meta.url)" in body
+    assert body.rstrip().endswith('return { "K": K, "f": f, "C": C, "default": g };')
+
+
+@pytest.mark.parametrize("statement", [
+    "import * as all from './x.js';",
+    "import './side-effect.js';",
+    "export default function () {}",
+    "export let counter = 0;",
+    "import { x } from 'bare-package';",
+    "export * from './x.js';",
+])
+def test_bundling_refuses_forms_it_does_not_understand(statement):
+    with pytest.raises(build.BuildError, match="cannot bundle"):
+        build.transform_module("js/m.js", statement + "\n")
+
+
+def test_bundling_refuses_an_import_circle(tmp_path):
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "a.js").write_text("import { b } from './b.js';\nexport const a = 1;\n")
+    (tmp_path / "js" / "b.js").write_text("import { a } from './a.js';\nexport const b = 2;\n")
+    with pytest.raises(build.BuildError, match="import circle: js/a.js -> js/b.js -> js/a.js"):
+        build.bundle_modules(tmp_path, ("js/a.js",))
+
+
+def test_the_download_zip_holds_dist_under_one_folder_reproducibly(dist, tmp_path):
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    build.write_dist_zip(dist, first)
+    build.write_dist_zip(dist, second)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        names = set(archive.namelist())
+        assert archive.read("robotrain/index.html") == (dist / "index.html").read_bytes()
+    assert names == {f"robotrain/{p.relative_to(dist).as_posix()}" for p in dist.rglob("*") if p.is_file()}

@@ -30,17 +30,6 @@ def test_page_loads_cleanly_from_its_own_origin(page, page_log, base_url):
     assert page_log.problems() == []
 
 
-def test_opened_from_disk_says_it_must_be_served(page, page_log, site):
-    page.goto((site / "index.html").as_uri())
-    message = page.locator("#message")
-    message.wait_for(state="visible", timeout=10_000)
-    text = message.inner_text()
-    assert "must be served" in text
-    assert "python3 build.py serve" in text
-    assert page.evaluate("typeof window.robotrain") == "undefined"
-    assert page_log.problems() == []
-
-
 # (query, parameter named in the message, words of the allowed values that must appear)
 BAD_URLS = [
     ("workers=0", "workers", ["auto", "1 to 16"]),

@@ -15,7 +15,7 @@
 // tasks re-queued and its slot refilled); this file keeps the queue, dispatch and the workers' lifecycle.
 import { MSG, faultFor } from './protocol.js';
 import { checkResult, transitionCount } from './wire/codec.js';
-import { shareRuntime } from './pyhost.js';
+import { workerStarter } from './runtime/workers.js';
 import { WorkerState, isReady, newHandle, stateOf } from './pool/handle.js';
 import { TaskTimes, silenceLimitMs } from './pool/watchdog.js';
 import { Spares, faultSpares } from './pool/spares.js';
@@ -36,13 +36,7 @@ export class WorkerPool {
    */
   constructor({ size, workerURL, onChange = () => {}, onError = () => {}, onFailure = () => {}, faults = null }) {
     this.workerURL = workerURL;
-    // Workers start from a one-line blob: module that imports worker.js. A worker loaded from a URL takes its
-    // Content-Security-Policy only from that response's headers, and a static host may send none (the page's
-    // meta tag does not reach it); a worker started from a blob: URL inherits the page's policy, meta tag
-    // included (HTML's policy container), so the workers run under the page's policy on any host.
-    this.bootstrapURL = URL.createObjectURL(
-      new Blob([`import ${JSON.stringify(new URL(workerURL, globalThis.location?.href).href)};\n`], { type: 'text/javascript' }),
-    );
+    this.starter = workerStarter(workerURL); // served or opened from disk (runtime/workers.js)
     this.onChange = onChange;
     this.onError = onError;
     this.onFailure = onFailure;
@@ -150,9 +144,7 @@ export class WorkerPool {
   }
 
   _startWorker(name) {
-    const worker = new Worker(this.bootstrapURL, { type: 'module', name });
-    shareRuntime(worker, new URL('../', this.workerURL)); // the worker waits for it before loading Pyodide
-    return worker;
+    return this.starter.start(name);
   }
 
   /** Wire `worker` to `slot` (a fresh one, or a booted spare whose boot facts come along). */
@@ -278,7 +270,7 @@ export class WorkerPool {
     }
     this.spares.terminate();
     this.slots = [];
-    URL.revokeObjectURL(this.bootstrapURL);
+    this.starter.close();
   }
 
   _idle(slot) {

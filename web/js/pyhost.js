@@ -1,5 +1,6 @@
 // Loading robotrain into a Pyodide interpreter, and moving buffers in and out of it.
 // Used by the actor workers and by the main thread alike.
+import { filesForWorker, onDisk, useFiles } from './runtime/disk.js';
 
 const PACKAGE_DIR = '/home/pyodide/robotrain_pkg';
 
@@ -28,12 +29,16 @@ const pageSnapshot = new Promise((resolve) => {
 
 /**
  * Send a new worker its boot kit: the compiled runtime and the page's snapshot (structured-cloned, so each
- * worker gets its own copy). The worker waits for it (receiveRuntime) before loading Pyodide.
+ * worker gets its own copy), and on a page opened from disk the files it would fetch (runtime/disk.js). The
+ * worker waits for it (receiveRuntime) before loading Pyodide.
  */
 export function shareRuntime(worker, baseURL) {
-  Promise.all([compiledRuntime(baseURL), pageSnapshot]).then(([module, snapshot]) =>
-    worker.postMessage({ bootRuntime: module, bootSnapshot: snapshot, bootKernel: kernelChoice }),
-  );
+  Promise.all([compiledRuntime(baseURL), pageSnapshot]).then(([module, snapshot]) => {
+    const kit = { bootRuntime: module, bootSnapshot: snapshot, bootKernel: kernelChoice };
+    if (!onDisk()) return worker.postMessage(kit);
+    kit.bootFiles = filesForWorker(!module);
+    worker.postMessage(kit, [...kit.bootFiles.files.values()].map((file) => file.bytes.buffer));
+  });
 }
 
 // Which path the Q-network takes on this page and in its workers (robotrain.kernel.CHOICES): 'auto' (the SIMD
@@ -57,6 +62,7 @@ export function receiveRuntime() {
       if (!event.data || !('bootRuntime' in event.data)) return;
       event.stopImmediatePropagation();
       self.removeEventListener('message', listener);
+      if (event.data.bootFiles) useFiles(event.data.bootFiles.files, event.data.bootFiles.base);
       resolve({
         runtime: event.data.bootRuntime,
         snapshot: event.data.bootSnapshot ?? null,
@@ -118,7 +124,8 @@ export async function loadRobotrain(
   progress('runtime', 0.05);
   let pyodide;
   try {
-    const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', baseURL).href);
+    // Opened from disk, Pyodide's classic loader (disk/pyodide.js) has defined loadPyodide: no module loads there.
+    const { loadPyodide } = onDisk() ? globalThis : await import(new URL('pyodide/pyodide.mjs', baseURL).href);
     pyodide = await withRuntime(runtime, new URL(RUNTIME_WASM, baseURL).href, () =>
       loadPyodide({
         indexURL: new URL('pyodide/', baseURL).href,

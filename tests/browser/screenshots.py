@@ -1,4 +1,5 @@
-"""Screenshots of the page training each env at 1280x720 and 1920x1080, into docs/screenshots/.
+"""Screenshots of the page training each env at 1280x720, 1280x800, 1920x1080 and on a phone (390x844), into
+docs/screenshots/.
 
     python tests/browser/screenshots.py [--seconds 60] [--theme light|dark]
 
@@ -25,7 +26,7 @@ from tests.browser.engines import launch_args  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 ENVS = ["cartpole", "acrobot", "balancebot"]
-SIZES = [(1280, 720), (1920, 1080)]
+SIZES = [(1280, 720), (1280, 800), (1920, 1080), (390, 844)]
 
 
 def main() -> int:

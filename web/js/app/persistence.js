@@ -143,7 +143,8 @@ export function createPersistence(ctx) {
       if (card.curves) app.curves.load(card.curves);
       ctx.notice(`Watching the policy of run card "${name}" (${facts.env_id}, ${facts.env_steps.toLocaleString('en-US')} env steps of training); no training runs. Reset to train a fresh run.`);
     } else {
-      ctx.notice(`Loaded "${name}": a ${facts.env_id} policy (version ${facts.policy_version}, ${facts.env_steps.toLocaleString('en-US')} env steps). Watch it live, or Start to train on from these weights.`);
+      // The weights come with no replay buffer, optimizer or counters: the page's counters start a new run.
+      ctx.notice(`Loaded "${name}": a ${facts.env_id} policy trained elsewhere to version ${facts.policy_version} over ${facts.env_steps.toLocaleString('en-US')} env steps. Its weights start a new run here (the counters, epsilon and the curves begin again). Watch it live, or Start to train on from these weights.`);
     }
     ctx.refreshMessage();
     return { ok: true, ...facts, card: Boolean(card) };

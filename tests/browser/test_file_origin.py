@@ -1,11 +1,12 @@
 """The page opened from disk (issue 18): dist/index.html as a file:// URL boots from the files build.py carries in
-classic scripts under disk/ (runtime/disk.js), starts classic blob: workers and trains; a damaged carried file is
-named, and the served page never loads anything under disk/."""
+classic scripts under disk/ (runtime/disk.js), starts classic blob: workers and trains, in Chromium, Firefox and
+WebKit; a damaged carried file is named, and the served page never loads anything under disk/."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -90,3 +91,20 @@ def test_the_served_page_loads_nothing_carried_for_disk(page, page_log, base_url
     assert "/js/main.js" in paths
     assert [p for p in paths if p.startswith("/disk/")] == []
     assert page_log.problems() == []
+
+
+@pytest.mark.only_browser("webkit", reason="Chromium and Firefox train from disk in the tests above, with their logs")
+def test_webkit_trains_opened_from_disk(tab, site):
+    tab.goto((site / "index.html").as_uri() + QUERY)
+    deadline = time.monotonic() + 300
+    while not tab.evaluate(f"window.robotrain !== undefined && {TRAINED}"):
+        message = tab.evaluate("document.getElementById('message').hidden ? null : document.getElementById('message').innerText")
+        assert message is None, message
+        assert time.monotonic() < deadline, "no 100 episodes and rising evaluation from disk within 300 s"
+        time.sleep(1)
+    s = tab.evaluate("robotrain.stats()")
+    assert s["workers_ready"] == 2 and s["episodes_lost"] == 0
+    assert tab.evaluate("window.robotrainProblems") == []
+    # Selenium has no request log, and WebKit keeps no resource timings of file: loads: the proxy trap, which gets
+    # every request to another host, is the witness.
+    assert local_only(tab.log) == []

@@ -65,10 +65,12 @@ def test_the_solved_line_stays_off_an_axis_it_would_squash(page, page_log, base_
     fits = page.evaluate("""() => import('./js/charts.js').then(({ thresholdFits }) => [
       thresholdFits(7000, [[12, 40, 250, null]]),     // balancebot's first minutes: a flat line at 0-7,000
       thresholdFits(7000, [[900, 3000, 5200]]),        // nearing it
-      thresholdFits(475, [[9, 30, 200]]),              // cartpole: within a span of the returns
-      thresholdFits(-100, [[-500, -480, -350]]),       // acrobot, from below
+      thresholdFits(475, [[9, 30, 60]]),               // cartpole's first episodes: far below, left out too
+      thresholdFits(475, [[9, 150, 300]]),             // cartpole learning: within a span of the returns
+      thresholdFits(-100, [[-500, -480, -350]]),       // acrobot's first episodes: left out
+      thresholdFits(-100, [[-500, -300, -180]]),       // acrobot learning: drawn
       thresholdFits(475, [[]]),                        // no data yet: drawn
       thresholdFits(null, [[1, 2]]),
     ])""")
-    assert fits == [False, True, True, True, True, False]
+    assert fits == [False, True, False, True, False, True, True, False]
     assert page_log.problems() == []

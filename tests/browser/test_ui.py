@@ -221,6 +221,12 @@ def test_push_changes_the_robot_state(trained):
     page.mouse.move(box["x"] + 400, box["y"] + 150)
     page.mouse.up()
     wait_for(page, f"robotrain.stats().pushes === {pushes + 2}", 5, "click and drag pushes")
+    # From the keyboard: the push buttons.
+    page.focus("#push-right")
+    page.keyboard.press("Enter")
+    page.focus("#push-left")
+    page.keyboard.press("Space")
+    wait_for(page, f"robotrain.stats().pushes === {pushes + 4}", 5, "the push buttons")
     assert log.problems() == []
 
 
@@ -330,9 +336,15 @@ def test_worker_tiles_memory_charts_and_background_tab(page, page_log, base_url)
     tiles = page.locator(".worker")
     assert tiles.count() == 2
     # A running tile that has played: how far behind the learner its policy is.
-    running = "[...document.querySelectorAll('.worker[data-state=running]')].find(t => t.innerText.includes('behind'))"
-    wait_for(page, running, 30, "a running tile with its policy lag")
-    text = page.evaluate(f"{running}.innerText")
+    # Read in the same evaluation that finds it: the tiles are redrawn 4 times a second.
+    running = "([...document.querySelectorAll('.worker[data-state=running]')].find(t => t.innerText.includes('behind')) ?? {}).innerText"
+    text = None
+    for _ in range(60):
+        text = page.evaluate(running)
+        if text:
+            break
+        page.wait_for_timeout(500)
+    assert text, "no running tile showed its policy lag within 30 s"
     for words in ("#", "episodes", "steps/s", "policy v", "behind", "Python heap", "MB"):
         assert words in text, text
     wait_for(page, "robotrain.stats().memory.workers_heap >= robotrain.stats().workers.reduce((a, w) => a + w.heap_bytes, 0)",

@@ -10,6 +10,7 @@ import { showWorkerTiles } from './ui/workers.js';
 
 const THEMES = ['auto', 'light', 'dark'];
 const OWN_INPUTS = ['seed', 'batch', 'lanes'];
+const CLICK_PUSH = 1.5; // rad/s added to the robot's main angular velocity by a click or a push button
 
 /**
  * Bind the page. `handlers`: {onStart, onPause, onReset, onSetting(name, text), onField(name, text, final),
@@ -25,7 +26,7 @@ export function createUI(doc, handlers) {
     'load-file', 'share', 'share-link', 'export-card', 'autosave-status', 'hyper-fields', 'budget-slot', 'loading',
     'progress', 'loading-text', 'budget-bar', 'budget-text', 'counters', 'counters-more', 'memory', 'worker-list', 'workers-note',
     'view', 'view-caption', 'view-mode', 'replay-pick', 'replay-go', 'replay-play', 'replay-scrub', 'replay-pos',
-    'replay-live', 'theme', 'undo', 'undo-text', 'undo-yes', 'undo-forget', 'solved', 'tabs', 'tabs-text', 'tabs-take',
+    'replay-live', 'theme', 'undo', 'undo-text', 'undo-yes', 'undo-forget', 'solved', 'tabs', 'tabs-text', 'tabs-take', 'push-left', 'push-right',
   ]) {
     els[id] = $(id);
   }
@@ -86,6 +87,10 @@ export function createUI(doc, handlers) {
     radio.addEventListener('change', () => charts.setXAxis(radio.value));
   }
 
+  // The same pushes from the keyboard (the canvas is not focusable): the buttons push as a click does.
+  els['push-left'].addEventListener('click', () => handlers.onPush(-CLICK_PUSH));
+  els['push-right'].addEventListener('click', () => handlers.onPush(CLICK_PUSH));
+
   // Push the robot: a click pushes away from the pointer, a drag pushes along the drag.
   let dragFrom = null;
   els.view.addEventListener('pointerdown', (event) => {
@@ -98,7 +103,7 @@ export function createUI(doc, handlers) {
     const width = els.view.clientWidth || 640;
     let impulse;
     if (Math.abs(dx) > 6) impulse = (dx / width) * 8; // a drag across the whole view: 8 rad/s
-    else impulse = event.offsetX < width / 2 ? 1.5 : -1.5; // a click pushes away from the clicked side
+    else impulse = event.offsetX < width / 2 ? CLICK_PUSH : -CLICK_PUSH; // a click pushes away from the clicked side
     dragFrom = null;
     handlers.onPush(Math.max(-8, Math.min(8, impulse)));
   });

@@ -158,7 +158,7 @@ def test_sync_pqn_gives_the_same_curve_for_any_number_of_actors():
         assert run.history() == reference.history()
         assert np.array_equal(run.weights_packed(), reference.weights_packed())
     # Every rollout but the last has been learned from (its updates are due in the next batch).
-    assert reference.learner.updates == (reference.env_steps // (8 * 16) - 1) * 16
+    assert reference.learner.updates == (reference.env_steps // (8 * 16) - 1) * cfg.update_epochs * cfg.num_minibatches
     assert len(reference.evals) >= 5
 
 
@@ -192,7 +192,9 @@ def test_pqn_solves_cartpole_quickly():
     cfg = Config.for_env("cartpole", algorithm="pqn", seed=2)
     run = train_serial(cfg, max_steps=60_000)
     assert run.solved_at() is not None and run.solved_at() <= 60_000
-    assert run.learner.updates < run.env_steps / 10  # PQN's point: few updates per env step
+    # Each transition is learned from update_epochs times, in one rollout, then dropped (no replay).
+    minibatch = cfg.num_envs * cfg.num_steps // cfg.num_minibatches
+    assert run.learner.updates * minibatch <= run.env_steps * cfg.update_epochs and run.learner.stored <= 2 * 256
 
 
 def test_the_actor_refuses_a_bad_segment_task_and_plays_the_next_one():

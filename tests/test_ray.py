@@ -154,7 +154,8 @@ def test_pqn_on_ray_equals_the_command_line_even_when_an_actor_is_killed(local_r
     for async_run in (on_ray, train_serial(cfg, max_steps=6_000, mode="async")):
         check_rules(async_run.trace, cfg)
         assert async_run.stats()["segments_ingested"] == async_run.next_segment_id
-        assert async_run.learner.updates == async_run.env_steps // (cfg.num_envs * cfg.num_steps) * 16
+        rollouts = async_run.env_steps // (cfg.num_envs * cfg.num_steps)
+        assert async_run.learner.updates == rollouts * cfg.update_epochs * cfg.num_minibatches
 
 
 def test_cartpole_solved_with_2_actors_and_model_round_trip(local_ray, tmp_path):

@@ -471,6 +471,7 @@ _JS_EXPORT_DECL = re.compile(r"^export\s+((?:async\s+)?function\s*\*?|class|cons
 _JS_EXPORT_LIST = re.compile(r"^export\s*\{([^}]*)\}\s*;?[ \t]*$", re.M)
 _JS_TOP_LEVEL = re.compile(r"^(import|export)\b.*$", re.M)
 _JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
+_JS_DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*(['"])(\.[^'"]+)\1\s*\)""")
 _JS_BLOCK_COMMENT = re.compile(r"^[ \t]*/\*[\s\S]*?\*/", re.M)
 
 
@@ -490,7 +491,8 @@ def _js_names(listing: str, where: str) -> list[tuple[str, str]]:
 
 def transform_module(path: str, source: str) -> tuple[str, list[str]]:
     """One ES module as the body of a classic function(require, meta): its static imports become require()
-    calls, its exports the returned object, ``import.meta.url`` the module's own URL. Returns (body, the
+    calls, an ``import('./path.js')`` a promise of require(), its exports the returned object, ``import.meta.url``
+    the module's own URL. Returns (body, the
     dist paths it imports). Only the forms the page's modules use are understood; any other top-level import
     or export stops the build (a bundle that silently dropped one would fail only on a page opened from disk).
     Imported bindings are copied when the import runs, not live: the bundle refuses import circles, so every
@@ -510,6 +512,9 @@ def transform_module(path: str, source: str) -> tuple[str, list[str]]:
         pairs = _js_names(match.group(1), path)
         fields = ", ".join(name if name == local else f"{name}: {local}" for name, local in pairs)
         return f"const {{ {fields} }} = require({json.dumps(resolve(match.group(3)))});"
+
+    def dynamic(match: re.Match) -> str:
+        return f"Promise.resolve().then(() => require({json.dumps(resolve(match.group(2)))}))"
 
     def default(match: re.Match) -> str:
         return f"const {match.group(1)} = require({json.dumps(resolve(match.group(3)))}).default;"
@@ -534,6 +539,7 @@ def transform_module(path: str, source: str) -> tuple[str, list[str]]:
     body = _JS_DEFAULT_IMPORT.sub(default, body)
     body = _JS_EXPORT_DECL.sub(declaration, body)
     body = _JS_EXPORT_LIST.sub(listing, body)
+    body = _JS_DYNAMIC_IMPORT.sub(dynamic, body)
     left = [m.group(0) for m in _JS_TOP_LEVEL.finditer(body)]
     if left:
         raise BuildError(f"{path}: cannot bundle the statement {left[0][:80]!r}")

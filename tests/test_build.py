@@ -244,12 +244,14 @@ def test_bundling_turns_imports_and_exports_into_require_and_a_returned_object()
         "/*\nexport function notReally() {}\n*/\n"
         "export const K = 1;\n"
         "export async function f() { return new URL('.', import.meta.url); }\n"
+        "const later = () => import('./z.js');\n"
         "export class C {}\n"
         "function g() {}\n"
         "export { g as default };\n"
     )
     body, deps = build.transform_module("js/sub/m.js", source)
-    assert deps == ["js/sub/x.js", "js/y.js", "js/vendor/p.esm.js"]
+    assert deps == ["js/sub/x.js", "js/y.js", "js/vendor/p.esm.js", "js/sub/z.js"]
+    assert 'const later = () => Promise.resolve().then(() => require("js/sub/z.js"));' in body
     assert 'const { a, b: c } = require("js/sub/x.js");' in body
     assert 'const Plot = require("js/vendor/p.esm.js").default;' in body
     assert "export function notReally" in body, "a commented-out export stays as it was"

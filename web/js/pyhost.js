@@ -1,10 +1,14 @@
 // Loading robotrain into a Pyodide interpreter, and moving buffers in and out of it.
 // Used by the actor workers and by the main thread alike.
-import { filesForWorker, onDisk, useFiles } from './runtime/disk.js';
 
 const PACKAGE_DIR = '/home/pyodide/robotrain_pkg';
 
 const RUNTIME_WASM = 'pyodide/pyodide.asm.wasm';
+
+// A site opened from disk (file://) reads its files through runtime/carried.js, imported only then: a served page and
+// its workers never load it.
+const onDisk = (baseURL) => new URL(baseURL).protocol === 'file:';
+const diskFiles = () => import('./runtime/carried.js');
 let runtimeModule = null;
 
 /**
@@ -29,14 +33,15 @@ const pageSnapshot = new Promise((resolve) => {
 
 /**
  * Send a new worker its boot kit: the compiled runtime and the page's snapshot (structured-cloned, so each
- * worker gets its own copy), and on a page opened from disk the files it would fetch (runtime/disk.js). The
+ * worker gets its own copy), and on a page opened from disk the files it would fetch (runtime/carried.js). The
  * worker waits for it (receiveRuntime) before loading Pyodide.
  */
 export function shareRuntime(worker, baseURL) {
-  Promise.all([compiledRuntime(baseURL), pageSnapshot]).then(([module, snapshot]) => {
+  const disk = onDisk(baseURL) ? diskFiles() : null;
+  Promise.all([compiledRuntime(baseURL), pageSnapshot, disk]).then(([module, snapshot, files]) => {
     const kit = { bootRuntime: module, bootSnapshot: snapshot, bootKernel: kernelChoice };
-    if (!onDisk()) return worker.postMessage(kit);
-    kit.bootFiles = filesForWorker(!module);
+    if (!files) return worker.postMessage(kit);
+    kit.bootFiles = files.filesForWorker(!module);
     worker.postMessage(kit, [...kit.bootFiles.files.values()].map((file) => file.bytes.buffer));
   });
 }
@@ -62,12 +67,14 @@ export function receiveRuntime() {
       if (!event.data || !('bootRuntime' in event.data)) return;
       event.stopImmediatePropagation();
       self.removeEventListener('message', listener);
-      if (event.data.bootFiles) useFiles(event.data.bootFiles.files, event.data.bootFiles.base);
-      resolve({
+      const kit = {
         runtime: event.data.bootRuntime,
         snapshot: event.data.bootSnapshot ?? null,
         kernel: event.data.bootKernel ?? 'auto',
-      });
+      };
+      const carried = event.data.bootFiles; // opened from disk: the files this worker reads through fetch
+      if (!carried) return resolve(kit);
+      resolve(diskFiles().then((disk) => (disk.useFiles(carried.files, carried.base), kit)));
     };
     self.addEventListener('message', listener);
   });
@@ -125,7 +132,7 @@ export async function loadRobotrain(
   let pyodide;
   try {
     // Opened from disk, Pyodide's classic loader (disk/pyodide.js) has defined loadPyodide: no module loads there.
-    const { loadPyodide } = onDisk() ? globalThis : await import(new URL('pyodide/pyodide.mjs', baseURL).href);
+    const { loadPyodide } = onDisk(baseURL) ? globalThis : await import(new URL('pyodide/pyodide.mjs', baseURL).href);
     pyodide = await withRuntime(runtime, new URL(RUNTIME_WASM, baseURL).href, () =>
       loadPyodide({
         indexURL: new URL('pyodide/', baseURL).href,

@@ -2,19 +2,11 @@
 // module workers from blob: URLs there; classic <script src> files load. So build.py carries the files the page
 // would fetch (Pyodide's runtime and standard library, numpy, robotrain) base64 in classic scripts under disk/,
 // and the page's modules as one classic bundle (disk/modules.js); js/boot.js loads them and calls startFromDisk.
-// Here the carried files are decoded and checked against the build's sha256 manifest, a fetch stand-in serves
-// them to Pyodide and to robotrain's loader unchanged, and workers start as classic blob: scripts holding the
-// runtime's JS and the bundle; they get the files by message (a worker may not fetch the page's blob: URLs).
-// Nothing here runs when the page is served.
-
-let carried = null; // Map: path in the site -> Uint8Array, once startFromDisk has checked them
-let siteBase = null; // the site's URL, ending in '/'
-let modules = null; // the bundle's function robotrainModules (disk/modules.js), whose source each worker runs
-
-/** True when the page (or this worker) runs from the files carried in classic scripts. */
-export function onDisk() {
-  return carried !== null;
-}
+// Here the carried files are decoded and checked against the build's sha256 manifest and served through fetch
+// (runtime/carried.js), and workers start as classic blob: scripts holding the runtime's JS and the bundle; they
+// get the files by message (a worker may not fetch the page's blob: URLs). A served page never loads this module.
+import { carriedBytes, useFiles } from './carried.js';
+import { startWorkersFrom } from './workers.js';
 
 function decodeBase64(text) {
   if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
@@ -32,11 +24,11 @@ async function sha256Hex(bytes) {
 
 /**
  * Decode every carried file listed in `manifest` (robotrainDiskFiles) from `texts` (path -> base64, filled by
- * the disk/files/*.js scripts), check its size and sha256, and serve them through fetch; `bundle` is the
- * function robotrainModules. Throws, naming the file, if one is missing or differs from what the build wrote.
+ * the disk/files/*.js scripts), check its size and sha256, serve them through fetch and start workers from
+ * `bundle` (the function robotrainModules) at `base` (the site's URL). Throws, naming the file, if one is
+ * missing or differs from what the build wrote.
  */
 export async function startFromDisk(manifest, texts, base, bundle) {
-  modules = bundle;
   const files = new Map();
   for (const [path, entry] of Object.entries(manifest.files)) {
     if (typeof texts[path] !== 'string') throw new Error(`${entry.script} did not load`);
@@ -48,47 +40,19 @@ export async function startFromDisk(manifest, texts, base, bundle) {
     files.set(path, { bytes, type: entry.type });
   }
   useFiles(files, base);
+  startWorkersFrom(() => workerScriptURL(bundle, base));
 }
 
-/** Serve `files` (path -> {bytes, type}) at `base` through globalThis.fetch; in a worker, what the page sent. */
-export function useFiles(files, base) {
-  carried = files;
-  siteBase = base;
-  const realFetch = globalThis.fetch?.bind(globalThis);
-  globalThis.fetch = (resource, init) => {
-    const url = new URL(resource instanceof Request ? resource.url : String(resource), base).href;
-    if (!url.startsWith(base)) return realFetch(resource, init);
-    const file = carried.get(url.slice(base.length).split(/[?#]/)[0]);
-    if (!file) return Promise.reject(new TypeError(`${url} is not among the files a page opened from disk carries`));
-    return Promise.resolve(new Response(file.bytes, { headers: { 'Content-Type': file.type } }));
-  };
-}
-
-/**
- * What a worker needs to load robotrain with fetch as on the page: the carried files it reads (copies; the
- * runtime's .wasm is left out when the page hands the worker its compiled module) and the site's URL.
- */
-export function filesForWorker(withWasm) {
-  const files = new Map();
-  for (const [path, file] of carried) {
-    if (withWasm || !path.endsWith('.wasm')) files.set(path, { bytes: file.bytes.slice(), type: file.type });
-  }
-  return { files, base: siteBase };
-}
-
-/**
- * The blob: URL of the actor worker's classic script: Pyodide's runtime JS and loader (as their own <script>s
- * would define them), then the page's module bundle, which runs js/worker.js.
- */
-export function diskWorkerURL() {
-  const text = (path) => carried.get(path).bytes;
+// The blob: URL of the actor worker's classic script: Pyodide's runtime JS and loader (as their own <script>s
+// would define them), then the page's module bundle, which runs js/worker.js.
+function workerScriptURL(bundle, base) {
   const source = [
-    text('pyodide/pyodide.asm.js'),
+    carriedBytes('pyodide/pyodide.asm.js'),
     '\n;\n',
-    text('disk/pyodide.js'),
+    carriedBytes('disk/pyodide.js'),
     '\n;\n',
-    modules.toString(),
-    `\n${modules.name}(${JSON.stringify(siteBase)})('js/worker.js');\n`,
+    bundle.toString(),
+    `\n${bundle.name}(${JSON.stringify(base)})('js/worker.js');\n`,
   ];
   return URL.createObjectURL(new Blob(source, { type: 'text/javascript' }));
 }

@@ -2,10 +2,16 @@
 // worker.js. A worker loaded from a URL takes its Content-Security-Policy only from that response's headers, and
 // a static host may send none (the page's meta tag does not reach it); a worker started from a blob: URL
 // inherits the page's policy, meta tag included (HTML's policy container), so the workers run under the page's
-// policy on any host. From disk: Chromium refuses module workers from blob: URLs there, so the worker is a
-// classic blob: script holding the runtime and the module bundle (runtime/disk.js), under the same policy.
+// policy on any host. From disk: Chromium refuses module workers from blob: URLs there, so runtime/disk.js hands
+// over a classic blob: script holding the runtime and the module bundle, under the same policy.
 import { shareRuntime } from '../pyhost.js';
-import { diskWorkerURL, onDisk } from './disk.js';
+
+let diskScript = null; // opened from disk: () => a new blob: URL of the workers' classic script (runtime/disk.js)
+
+/** Opened from disk: later pools start their workers from the classic script `makeURL()` returns. */
+export function startWorkersFrom(makeURL) {
+  diskScript = makeURL;
+}
 
 /**
  * {start(name), close()}: start(name) is a new Worker running worker.js (at `workerURL`), sent its boot kit
@@ -13,15 +19,15 @@ import { diskWorkerURL, onDisk } from './disk.js';
  */
 export function workerStarter(workerURL) {
   const site = new URL('../', workerURL);
-  const disk = onDisk();
-  const url = disk
-    ? diskWorkerURL()
+  const classic = diskScript !== null;
+  const url = classic
+    ? diskScript()
     : URL.createObjectURL(
         new Blob([`import ${JSON.stringify(new URL(workerURL, globalThis.location?.href).href)};\n`], { type: 'text/javascript' }),
       );
   return {
     start(name) {
-      const worker = new Worker(url, disk ? { name } : { type: 'module', name });
+      const worker = new Worker(url, classic ? { name } : { type: 'module', name });
       shareRuntime(worker, site); // the worker waits for it before loading Pyodide
       return worker;
     },

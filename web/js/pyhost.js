@@ -57,7 +57,8 @@ export function setKernelChoice(choice) {
 }
 
 /**
- * In a worker: a promise of the boot kit {runtime, snapshot} sent by shareRuntime (either may be null). Call it
+ * In a worker: a promise of the boot kit {runtime, snapshot, kernel, release?} sent by shareRuntime (runtime and
+ * snapshot may be null; release, opened from disk, frees the carried files once loaded). Call it
  * before setting self.onmessage: this listener runs first and keeps the boot message away from the worker's
  * own protocol handler.
  */
@@ -74,7 +75,12 @@ export function receiveRuntime() {
       };
       const carried = event.data.bootFiles; // opened from disk: the files this worker reads through fetch
       if (!carried) return resolve(kit);
-      resolve(diskFiles().then((disk) => (disk.useFiles(carried.files, carried.base), kit)));
+      resolve(
+        diskFiles().then((disk) => {
+          disk.useFiles(carried.files, carried.base);
+          return { ...kit, release: disk.forgetFiles };
+        }),
+      );
     };
     self.addEventListener('message', listener);
   });
@@ -109,12 +115,13 @@ async function withRuntime(runtime, wasmURL, load) {
  * Load Pyodide + numpy + robotrain from the site root `baseURL` (a URL ending in '/').
  * onProgress(stage, fraction) is called as loading advances; `runtime` is a compiled pyodide.asm.wasm
  * (compiledRuntime) or null; `snapshot` a bare-interpreter snapshot to restore instead of starting Python;
- * `makeSnapshot` takes that snapshot for the workers (the page does). Returns the pyodide object.
+ * `makeSnapshot` takes that snapshot for the workers (the page does); `release()`, if given, runs once loaded (a
+ * worker opened from disk drops its carried files). Returns the pyodide object.
  */
 export async function loadRobotrain(
   baseURL,
   onProgress = () => {},
-  { runtime = null, snapshot = null, makeSnapshot = false, kernel = kernelChoice } = {},
+  { runtime = null, snapshot = null, makeSnapshot = false, kernel = kernelChoice, release = null } = {},
 ) {
   const started = performance.now();
   // Where the time goes, ms from each stage's start to the next's (the benchmark's start-up breakdown).
@@ -167,6 +174,7 @@ export async function loadRobotrain(
   for (const name of ['numpy', 'robotrain']) pyodide.pyimport(name).destroy();
   await selectKernel(pyodide, kernel);
   trimPackageFiles(pyodide);
+  release?.();
   progress('ready', 1);
   pyodide.robotrainLoadMs = performance.now() - started;
   pyodide.robotrainStagesMs = stages; // {runtime, snapshot (the page), numpy, robotrain}

@@ -14,6 +14,8 @@ import struct
 
 import pytest
 
+from robotrain.config import PQN_ONLY
+
 from .helpers import PageLog, stats, wait_for, wait_workers_gone
 
 
@@ -51,8 +53,9 @@ def test_form_has_every_config_field_with_inline_limits_and_keys(page, page_log,
     page.goto(f"{base_url}?mode=main")
     wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
     specs = page.evaluate("robotrain.stats().config")
-    names = page.eval_on_selector_all("input[id^='cfg-']", "els => els.map(e => e.name)")
-    assert set(names) == set(specs) - {"env_id", "seed", "lanes", "batch_episodes"}
+    names = page.eval_on_selector_all("[id^='cfg-']:is(input, select)", "els => els.map(e => e.name)")
+    # Every field Double DQN (the default algorithm) reads, the algorithm itself a choice; PQN's appear with it.
+    assert set(names) == set(specs) - {"env_id", "seed", "lanes", "batch_episodes"} - set(PQN_ONLY)
     assert page.locator("#cfg-total_timesteps").get_attribute("placeholder") == "50000"
     assert "Space" in page.locator("#keys").inner_text() and "reset" in page.locator("#keys").inner_text()
 
@@ -317,6 +320,13 @@ def test_autosave_reload_and_resume_gives_the_same_counters(trained):
         assert after[key] == before[key], key
     assert after["config"] == before["config"]
     assert page.evaluate("robotrain.history()") == history
+    # A resumed run has played: a new step budget moves its stop point, it does not start a fresh run.
+    page.fill("#cfg-total_timesteps", "60000")
+    page.dispatch_event("#cfg-total_timesteps", "change")
+    wait_for(page, "robotrain.stats().step_budget === 60000", 10, "the resumed run's new budget")
+    moved = stats(page)
+    assert moved["env_steps"] == before["env_steps"] and moved["config"]["total_timesteps"] == before["config"]["total_timesteps"]
+    assert moved["kept_run"] is None, "nothing was replaced"
     assert page.evaluate("robotrain.start()") is True
     wait_for(page, f"robotrain.stats().episodes > {before['episodes']}", 60, "training to go on after resuming")
     page.evaluate("robotrain.pause()")

@@ -193,7 +193,7 @@ export class Trainer {
 
   setStepBudget(steps) { // a finished run below its new stop point may be started again
     this.stepBudget = steps;
-    this.finished = this.budgetReached && this.startedAt !== null;
+    this.finished = this.budgetReached; // a run with steps (the page moves the stop point of those only)
     this.onChange();
   }
 

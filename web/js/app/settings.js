@@ -141,7 +141,7 @@ export function createSettings(ctx) {
       app.trainer?.pause();
       return;
     }
-    if (name === 'total_timesteps' && app.trainer?.startedAt != null && hasProgress()) {
+    if (name === 'total_timesteps' && hasProgress()) {
       moveStopPoint();
       return;
     }
@@ -153,7 +153,8 @@ export function createSettings(ctx) {
   /**
    * A new step budget for a run that has started: the same run stops at the new point (its steps, curves and
    * schedules stay; epsilon and the learning rate follow the budget the run started with, as the command line's
-   * --max-steps does). A run that has not started is rebuilt instead, its schedules built on the new budget.
+   * --max-steps does). A run that has not played yet is rebuilt instead, its schedules built on the new budget;
+   * a resumed run has played, so it keeps its budget's schedules too.
    */
   function moveStopPoint() {
     const t = app.trainer;

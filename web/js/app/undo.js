@@ -85,5 +85,5 @@ export function createUndo(ctx) {
     ui.showSettings(app.settings);
   }
 
-  return { applySettings, continueInMode, forgetKept, keepForUndo, recordOfRun, undo };
+  return { applySettings, continueInMode, forgetKept, keepForUndo, undo };
 }

@@ -39,3 +39,23 @@ def test_sync_pqn_gives_the_same_curve_on_one_and_three_workers(page, base_url):
         curves.append(page.evaluate("robotrain.history()"))
     assert len(curves[0]["evals"]) >= 3 and len(curves[0]["episodes"]) > 100
     assert curves[0] == curves[1]
+
+
+def test_the_form_switches_algorithm_and_shows_only_its_fields(page, page_log, base_url):
+    page.goto(f"{base_url}?env=cartpole&workers=1&seed=2")
+    wait_for(page, "document.querySelector('#cfg-algorithm') !== null", 120, "the form")
+    page.evaluate("document.getElementById('hyper').open = true")
+    assert page.input_value("#cfg-algorithm") == "ddqn"
+    assert page.locator("#cfg-batch_size").count() == 1 and page.locator("#cfg-num_envs").count() == 0
+    page.select_option("#cfg-algorithm", "pqn")
+    wait_for(page, "document.querySelector('#cfg-num_envs') !== null", 30, "PQN's fields")
+    assert page.locator("#cfg-batch_size").count() == 0 and page.locator("#cfg-q_lambda").count() == 1
+    assert page.get_attribute("#cfg-learning_rate", "placeholder") == "0.0005"  # PQN's cartpole default
+    assert "algorithm=pqn" in page.url
+    page.evaluate("robotrain.start()")
+    wait_for(page, "(robotrain.stats().segments?.ingested ?? 0) > 10", 60, "segments to arrive")
+    assert stats(page)["config"]["algorithm"] == "pqn"
+    page.select_option("#cfg-algorithm", "ddqn")
+    wait_for(page, "document.querySelector('#cfg-batch_size') !== null", 30, "Double DQN's fields")
+    assert page.locator("#cfg-num_envs").count() == 0
+    assert page_log.problems() == []

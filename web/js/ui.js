@@ -3,7 +3,7 @@
 // main.js feeds it plain values.
 import { draw, setDrawColors } from './draw.js';
 import { Charts } from './charts.js';
-import { fieldLabel, fieldText } from './params.js';
+import { ConfigForm } from './ui/form.js';
 import { COUNTERS, FORMAT, integer, taskSizeText, formatDuration } from './ui/format.js';
 import { showWorkerTiles } from './ui/workers.js';
 
@@ -45,8 +45,8 @@ export function createUI(doc, handlers) {
     (headline ? els.counters : els['counters-more']).append(cell);
     counterCells[key] = dd;
   }
-  const fieldInputs = {}; // config field name -> input
-  let specsKey = null;
+  const form = new ConfigForm({ doc, els, onField: (...args) => handlers.onField(...args) });
+  const fieldInputs = form.inputs; // config field name -> its input
 
   els.start.addEventListener('click', () => handlers.onStart());
   els.pause.addEventListener('click', () => handlers.onPause());
@@ -120,65 +120,19 @@ export function createUI(doc, handlers) {
       }
     },
 
-    /** Build the hyperparameter form from Config.field_specs(env) (skipping fields with their own control). */
+    /** Build the hyperparameter form from Config.field_specs (skipping the fields in `skip`). */
     buildFields(specs, skip) {
-      const key = JSON.stringify(specs);
-      if (key === specsKey) return;
-      specsKey = key;
-      els['hyper-fields'].replaceChildren();
-      els['budget-slot'].replaceChildren();
-      for (const spec of specs) {
-        if (skip.includes(spec.name)) continue;
-        const label = doc.createElement('label');
-        label.className = 'field';
-        label.title = spec.doc;
-        const name = doc.createElement('span');
-        name.textContent = fieldLabel(spec.name);
-        if (fieldLabel(spec.name) !== spec.name && spec.name !== 'total_timesteps') {
-          const code = doc.createElement('code');
-          code.className = 'cfg-name';
-          code.textContent = spec.name; // the Config name: what the URL, the command line and the docs use
-          name.append(' ', code);
-        }
-        const input = doc.createElement('input');
-        input.id = `cfg-${spec.name}`;
-        input.name = spec.name;
-        input.size = 9;
-        input.placeholder = fieldText(spec.default);
-        input.setAttribute('aria-describedby', `cfg-${spec.name}-error`);
-        const unit = doc.createElement('span');
-        unit.className = 'unit';
-        const range = spec.min != null ? ` [${spec.min} … ${spec.max}]` : '';
-        unit.textContent = `${spec.doc}${range}`;
-        const error = doc.createElement('span');
-        error.className = 'field-error';
-        error.id = `cfg-${spec.name}-error`;
-        input.addEventListener('input', () => handlers.onField(spec.name, input.value, false));
-        input.addEventListener('change', () => handlers.onField(spec.name, input.value, true));
-        fieldInputs[spec.name] = input;
-        if (spec.name === 'total_timesteps') {
-          const steps = doc.createElement('span');
-          steps.textContent = 'env steps';
-          label.append(name, input, steps, error);
-          els['budget-slot'].append(label);
-        } else {
-          label.append(name, input, unit, error);
-          els['hyper-fields'].append(label);
-        }
-      }
+      form.build(specs, skip);
     },
 
     /** Show the config in the form: explicit overrides as values, the env's defaults as placeholders. */
     showFields(cfg, defaults) {
-      for (const [name, input] of Object.entries(fieldInputs)) {
-        if (defaults && name in defaults) input.placeholder = fieldText(defaults[name]);
-        if (doc.activeElement !== input) input.value = fieldText(cfg[name]);
-      }
+      form.show(cfg, defaults);
     },
 
     /** Put `text` in the form's field `name` as it was given (a rejected URL value the user is to fix). */
     setFieldText(name, text) {
-      if (fieldInputs[name]) fieldInputs[name].value = text;
+      form.setText(name, text);
     },
 
     /** Inline message next to a field (`name`: a config field or seed / batch / lanes); null clears it. */

@@ -16,8 +16,9 @@ BOXES = """() => Object.fromEntries(['.view', '.side', '.workers', '.charts', '#
 # Every hyperparameter field's box, and its input's: an input that leaves its field runs into the next one.
 FIELD_OVERFLOWS = """() => [...document.querySelectorAll('#hyper-fields label.field')].flatMap(label => {
   const box = label.getBoundingClientRect();
-  const input = label.querySelector('input').getBoundingClientRect();
-  return input.right > box.right + 0.5 || input.left < box.left - 0.5 ? [label.querySelector('input').name] : [];
+  const control = label.querySelector('input, select');  // a field with choices is a select
+  const input = control.getBoundingClientRect();
+  return input.right > box.right + 0.5 || input.left < box.left - 0.5 ? [control.name] : [];
 })"""
 
 

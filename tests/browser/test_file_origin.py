@@ -62,9 +62,6 @@ def test_opened_from_disk_the_page_trains_saves_and_loads_a_model(page, page_log
     assert page.locator("#message").is_hidden()
     assert local_only(page_log) == []
     assert page_log.problems() == []
-    if browser_name == "firefox" and link.startswith("null/"):
-        # app/persistence.js builds the link from location.origin, which Firefox gives as "null" for a file.
-        pytest.xfail("share link from disk in Firefox: location.origin is 'null' (app/persistence.js shareLink)")
     assert link.startswith((site / "index.html").as_uri() + "?"), link
 
 

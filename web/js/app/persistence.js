@@ -154,7 +154,9 @@ export function createPersistence(ctx) {
     if (!app.trainer) return null;
     const config = { ...app.trainer.config };
     delete config.env_id;
-    return `${location.origin}${location.pathname}${toQuery(app.settings, { all: true, autostart: true, config })}`;
+    // The page's address without its query (location.origin is "null" for a file in Firefox).
+    const page = location.href.split(/[?#]/)[0];
+    return `${page}${toQuery(app.settings, { all: true, autostart: true, config })}`;
   }
 
   function showShare() {

@@ -163,6 +163,10 @@ setInterval(() => {
   app.notes = notes;
   app.cfgRaw = cfgRaw;
   app.pendingStart = settings.autostart;
+  if (location.protocol === 'file:') {
+    // What a page opened from disk does differently (README, "Download, unzip, double-click").
+    app.notes.push('Opened from disk: training, models and autosave work as on a server; a share link names this file, so it opens the run on this computer only (send a run card to share it), and weights reach the workers as copies (no cross-origin isolation without a server).');
+  }
   const faults = faultsOf(settings);
   if (faults) {
     app.notes.push(`Fault injection is on: each task attempt crashes its worker with probability ${faults.crash}, hangs it with ${faults.hang}, runs 10x slower with ${faults.slow} (fault_seed ${faults.seed}). Spare workers (two, one more per 4 workers) start first, so a failed worker is replaced at once.`);

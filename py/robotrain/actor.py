@@ -125,6 +125,23 @@ class Actor:
         result, self._task, self._result = self._result, None, None
         return result
 
+    def _step(self, obs, draws, at, epsilon, rows):
+        """One epsilon-greedy vector step of every lane: lane i's coin and random action are ``draws[i, :, at[i]]``.
+        Writes the transitions into ``rows`` (K, W); returns (reward, terminated, truncated)."""
+        lanes = np.arange(self.lanes)
+        greedy = self.net.forward(obs).argmax(axis=1)
+        explore = draws[lanes, 0, at] < epsilon
+        actions = np.where(explore, (draws[lanes, 1, at] * self.env.num_actions).astype(np.int64), greedy)
+        next_obs, reward, terminated, truncated = self.env.step(actions)
+        c = self._cols
+        rows[:, c["obs"]] = obs
+        rows[:, c["action"]] = actions
+        rows[:, c["reward"]] = reward
+        rows[:, c["next_obs"]] = next_obs
+        rows[:, c["terminated"]] = terminated
+        rows[:, c["truncated"]] = truncated
+        return reward, terminated, truncated
+
     def _play(self, first_id, stop_id, epsilon, stream):
         """Generator behind ``run``: yields once after the checks, then after every vector step."""
         if self.policy_version < 0:
@@ -134,8 +151,7 @@ class Actor:
             raise ValueError(f"task episode ids must satisfy 0 <= first_id < stop_id, got [{first_id}, {stop_id})")
         if not (0.0 <= epsilon <= 1.0):
             raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
-        env, k, a_n = self.env, self.lanes, self.env.num_actions
-        lane_ids = np.arange(k)
+        env, k = self.env, self.lanes
         episode = np.full(k, -1, dtype=np.int64)  # episode id per lane, -1 when the lane is idle
         # Per lane and step of the current chunk: [0] the epsilon coin, [1] the random action as a fraction.
         draws = np.zeros((k, 2, EXPLORE_CHUNK))
@@ -174,19 +190,8 @@ class Actor:
             t = env.elapsed % EXPLORE_CHUNK
             for lane in np.flatnonzero(active & (t == 0)):
                 draws[lane] = env.rngs[lane].random((2, EXPLORE_CHUNK))
-            greedy = self.net.forward(obs).argmax(axis=1)
-            explore = draws[lane_ids, 0, t] < epsilon
-            random_actions = (draws[lane_ids, 1, t] * a_n).astype(np.int64)
-            actions = np.where(explore, random_actions, greedy)
-            next_obs, reward, terminated, truncated = env.step(actions)
             rows = np.empty((k, self.width), dtype=np.float32)
-            c = self._cols
-            rows[:, c["obs"]] = obs
-            rows[:, c["action"]] = actions
-            rows[:, c["reward"]] = reward
-            rows[:, c["next_obs"]] = next_obs
-            rows[:, c["terminated"]] = terminated
-            rows[:, c["truncated"]] = truncated
+            reward, terminated, truncated = self._step(obs, draws, t, epsilon, rows)
             act_idx = np.flatnonzero(active)
             steps_rows.append(rows[act_idx])
             steps_lane.append(episode[act_idx])
@@ -218,7 +223,7 @@ class Actor:
         elapsed = table[:, codec.LANE_ELAPSED].astype(np.int64)
         if episode.min() < 0 or elapsed.min() < 0:
             raise ValueError("segment lane table has a negative episode id or step count")
-        env, k, a_n = self.env, self.lanes, self.env.num_actions
+        env, k = self.env, self.lanes
         seeds = [episode_seed(self.run_seed, int(e), TRAIN_STREAM) for e in episode]
         fresh = elapsed == 0
         yield
@@ -229,28 +234,16 @@ class Actor:
             env.restore(going, table[going, codec.LANE_STATE:], elapsed[going],
                         [[seeds[lane], int(elapsed[lane])] for lane in going])
         ep_return = table[:, codec.LANE_RETURN].astype(np.float64)
-        lane_ids = np.arange(k)
         since = np.zeros(k, dtype=np.int64)  # steps since each lane's generator was seeded
         draws = np.zeros((k, 2, EXPLORE_CHUNK))  # as in _play: [0] the epsilon coin, [1] the random action
         rows = np.empty((k, steps, self.width), dtype=np.float32)
-        c = self._cols
         finished = []  # (episode_id, length, return, terminated)
         obs = env.observe()
         for t in range(steps):
             at = since % EXPLORE_CHUNK
             for lane in np.flatnonzero(at == 0):
                 draws[lane] = env.rngs[lane].random((2, EXPLORE_CHUNK))
-            greedy = self.net.forward(obs).argmax(axis=1)
-            explore = draws[lane_ids, 0, at] < epsilon
-            actions = np.where(explore, (draws[lane_ids, 1, at] * a_n).astype(np.int64), greedy)
-            next_obs, reward, terminated, truncated = env.step(actions)
-            step = rows[:, t]
-            step[:, c["obs"]] = obs
-            step[:, c["action"]] = actions
-            step[:, c["reward"]] = reward
-            step[:, c["next_obs"]] = next_obs
-            step[:, c["terminated"]] = terminated
-            step[:, c["truncated"]] = truncated
+            reward, terminated, truncated = self._step(obs, draws, at, epsilon, rows[:, t])
             ep_return += reward
             since += 1
             done = np.flatnonzero(terminated | truncated)

@@ -22,9 +22,8 @@ from . import codec
 from . import kernel as simd
 from .blas import single_threaded_blas_once
 from .config import Config
+from .learner import LEARNER_STREAM  # the learner's own generator: initial weights, here minibatch shuffles
 from .qnet import Adam, QNetwork, clip_scale
-
-LEARNER_STREAM = 7  # seed stream of the learner's own generator (initial weights, minibatch shuffles)
 
 
 def q_lambda_returns(rewards, terminated, truncated, next_max_q, gamma: float, lam: float) -> np.ndarray:

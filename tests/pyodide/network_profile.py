@@ -35,6 +35,18 @@ def run_us(fn):
     return (time.perf_counter() - t0) / CALLS * 1e6
 
 
+def medians_us(cases: dict) -> dict:
+    """Median us per call of each case: one warm-up each (the engine's optimizing tiers), then RUNS rounds in
+    which the cases take turns, so a change in the machine's load falls on all of them alike."""
+    for fn in cases.values():
+        run_us(fn)
+    times = {name: [] for name in cases}
+    for _ in range(RUNS):
+        for name, fn in cases.items():
+            times[name].append(run_us(fn))
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
 print(f"{'network':<20}{'batch':>6}{'kernel LN':>11}{'numpy LN':>10}{'speedup':>9}{'kernel plain':>14}"
       f"{'LN fwd':>8}{'plain fwd':>11}   load average")
 for obs_dim, hidden, actions in [(4, (64, 64), 2), (4, (120, 84), 2), (6, (128, 128), 7)]:
@@ -55,13 +67,7 @@ for obs_dim, hidden, actions in [(4, (64, 64), 2), (4, (120, 84), 2), (6, (128, 
             "LN fwd": lambda: ln.forward(x),
             "plain fwd": lambda: plain.forward(x),
         }
-        times = {name: [] for name in cases}
-        for fn in cases.values():
-            run_us(fn)  # warm up (the engine's optimizing tiers)
-        for _ in range(RUNS):
-            for name, fn in cases.items():
-                times[name].append(run_us(fn))
-        med = {name: float(np.median(t)) for name, t in times.items()}
+        med = medians_us(cases)
         shape = f"{obs_dim}-{'-'.join(map(str, hidden))}-{actions}"
         print(f"{shape:<20}{n:>6}{med['kernel LN']:>9.0f}us{med['numpy LN']:>8.0f}us"
               f"{med['numpy LN'] / med['kernel LN']:>8.1f}x{med['kernel plain']:>12.0f}us{med['LN fwd']:>6.0f}us{med['plain fwd']:>9.0f}us"
@@ -77,14 +83,7 @@ for obs_dim, hidden, actions in [(4, (120, 84), 2), (6, (128, 128), 7)]:
         ref.kernel = None
         ref.params[:] = ln.params
         x = rng.standard_normal((n, obs_dim)).astype(np.float32)
-        cases = {"kernel": lambda: ln.forward(x), "numpy": lambda: ref.forward(x)}
-        for fn in cases.values():
-            run_us(fn)
-        times = {name: [] for name in cases}
-        for _ in range(RUNS):
-            for name, fn in cases.items():
-                times[name].append(run_us(fn))
-        med = {name: float(np.median(t)) for name, t in times.items()}
+        med = medians_us({"kernel": lambda: ln.forward(x), "numpy": lambda: ref.forward(x)})
         shape = f"{obs_dim}-{'-'.join(map(str, hidden))}-{actions}"
         print(f"{shape:<20}{n:>6}{med['kernel']:>9.1f}us{med['numpy']:>8.1f}us{med['numpy'] / med['kernel']:>8.1f}x"
               f"   {hostLoadavg()}")

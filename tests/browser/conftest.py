@@ -43,6 +43,19 @@ NO_PLAYWRIGHT_WEBKIT = ("Playwright's WebKit build cannot be installed here; Web
                         "tests written against the engine-neutral `tab` fixture")
 
 
+# A browser test still running after this long is stuck (the longest take about 5 minutes on a loaded 2-core
+# machine): it fails, so that one stuck page cannot hold the rest of the suite until CI's limit. pytest-timeout's
+# default method, a signal, also interrupts a driver call that waits for an answer forever.
+BROWSER_TEST_LIMIT_S = 900
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_LIMIT_S))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Skip a test for an engine before its fixtures start anything, saying why.
@@ -175,16 +188,20 @@ def open_page(new_context, browser_name, request):
 
 # ---- WebKit and the engine-neutral tab -----------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def webkit(foreign_trap, tmp_path_factory):
-    """The session's Selenium window in WebKitGTK's MiniBrowser (engines.webkit_driver), every request but those
-    to 127.0.0.1 going to the trap; its output and the driver's go to webkit.log under pytest's temporary
-    directory."""
+    """A Selenium window in WebKitGTK's MiniBrowser (engines.webkit_driver) for one test, every request but those
+    to 127.0.0.1 going to the trap; its output and the driver's go to webkit.log under pytest's temporary directory.
+
+    A window per test (about 1 s to start): WebKit's `worker.terminate()` does not stop a worker that is busy in
+    WebAssembly (an injected hang is a Python `while True`), and such a thread outlives the page that started it,
+    so one shared window let a fault test starve the tests after it (a clean-clone run hung there until CI's
+    limit). Closing the window ends its web process and every thread in it."""
     problem = missing("webkit")
     if problem:
         pytest.skip(problem)
-    log_path = tmp_path_factory.mktemp("webkit") / "webkit.log"
-    with open(log_path, "w") as log, webkit_driver(proxy=foreign_trap.url, log_output=log) as driver:
+    with open(tmp_path_factory.getbasetemp() / "webkit.log", "a") as log, \
+            webkit_driver(proxy=foreign_trap.url, log_output=log) as driver:
         yield driver
 
 
@@ -246,12 +263,14 @@ def failure_artifacts(request, output_path):
 
 
 @pytest.fixture
-def tab(browser_name, request, failure_artifacts):
+def tab(browser_name, request):
     """The page under test as an engine-neutral Tab (engines.py), with its PageLog as `tab.log`: the plugin's
-    `page` in Chromium and Firefox, the session's Selenium window in WebKit (whose log holds only what the
+    `page` in Chromium and Firefox, a Selenium window of its own in WebKit (whose log holds only what the
     trap saw: Selenium has no console or request events for it)."""
     if browser_name == "webkit":
         tab = SeleniumTab(request.getfixturevalue("webkit"))
+        # Asked for after the window, so it screenshots and closes the tab before the window goes.
+        failure_artifacts = request.getfixturevalue("failure_artifacts")
         trap = request.getfixturevalue("foreign_trap")
         tab.log = PageLog(trap=trap, trap_start=len(trap.seen))
         failure_artifacts.watch_tab(tab)

@@ -19,7 +19,6 @@ from collections import deque
 import numpy as np
 
 from . import codec
-from . import kernel as simd
 from .blas import single_threaded_blas_once
 from .config import Config
 from .learner import LEARNER_STREAM  # the learner's own generator: initial weights, here minibatch shuffles
@@ -49,7 +48,10 @@ class PQNLearner:
         self.q = QNetwork(obs_dim, num_actions, config.hidden_sizes, self.rng, layer_norm=True)
         self.optimizer = Adam(len(self.q.params), config.learning_rate)
         self.grad = np.zeros_like(self.q.params)
-        self.kernel = simd.active()
+        # On the SIMD kernel (the network's passes run there), an update is one call: see update.
+        o = self.optimizer
+        self.fused = (self.q.kernel.pqn_step(self.grad, o.m, o.v, o.beta1, o.beta2, o.eps)
+                      if self.q.kernel is not None else None)
         self.cols = codec.row_slices(obs_dim)
         self.pending = []  # segments' transitions (lanes, num_steps, W) not yet making up a whole rollout
         self.rollouts = deque()  # whole rollouts (num_envs, num_steps, W) not yet learned from, oldest first
@@ -121,19 +123,25 @@ class PQNLearner:
         size = n // c.num_minibatches  # as CleanRL: rows beyond num_minibatches x size sit out this epoch
         k = self.step % c.num_minibatches
         if k == 0:
-            self.order = self.rng.permutation(n)
-        idx = self.order[k * size:(k + 1) * size]
-        batch = self.rows[idx]
-        actions = batch[:, cols["action"]].astype(np.int64)
-        q, cache = self.q.forward_cached(batch[:, cols["obs"]])
-        td = q[np.arange(size), actions] - self.returns[idx]
-        loss = float(np.mean(td * td))
-        dq = np.zeros_like(q)
-        dq[np.arange(size), actions] = (2.0 / size) * td
-        self.q.backward(cache, dq, self.grad)
-        _, scale = clip_scale(self.grad, c.max_grad_norm, self.kernel)
-        self.optimizer.lr = self.learning_rate(env_steps)
-        self.optimizer.step(self.q.params, self.grad, scale)
+            self.order = self.rng.permutation(n).astype(np.int64)  # int32 in Pyodide; the kernel reads int64
+        o = self.optimizer
+        o.lr = self.learning_rate(env_steps)
+        if self.fused is not None:  # the same step in one kernel call (robotrain.kernel.PQNStep)
+            o.t += 1  # Adam.step's count and its two scalars
+            loss = self.fused(self.rows, self.returns, self.order, k * size, size, c.max_grad_norm,
+                              o.lr / (1 - o.beta1**o.t), 1 - o.beta2**o.t)
+        else:
+            idx = self.order[k * size:(k + 1) * size]
+            batch = self.rows[idx]
+            actions = batch[:, cols["action"]].astype(np.int64)
+            q, cache = self.q.forward_cached(batch[:, cols["obs"]])
+            td = q[np.arange(size), actions] - self.returns[idx]
+            loss = float(np.mean(td * td))
+            dq = np.zeros_like(q)
+            dq[np.arange(size), actions] = (2.0 / size) * td
+            self.q.backward(cache, dq, self.grad)
+            _, scale = clip_scale(self.grad, c.max_grad_norm)
+            o.step(self.q.params, self.grad, scale)
         self.updates += 1
         self.step += 1
         if self.step == self.updates_per_rollout:
@@ -180,4 +188,5 @@ class PQNLearner:
         self.rollouts = deque(np.array(r) for r in rollouts)
         self.earned, self.step = int(meta["earned"]), int(meta["step"])
         if "pqn_rows" in z:
-            self.rows, self.returns, self.order = np.array(z["pqn_rows"]), np.array(z["pqn_returns"]), np.array(z["pqn_order"])
+            self.rows, self.returns = np.array(z["pqn_rows"]), np.array(z["pqn_returns"])
+            self.order = np.array(z["pqn_order"], dtype=np.int64)  # as update makes it, whatever saved it

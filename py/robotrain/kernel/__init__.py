@@ -83,11 +83,12 @@ class Kernel:
             "rt_adam": [_P, _P, _P, _P, _I, _F, _F, _F, _F, _F, _F, _F, _F],
             "rt_replay_gather": [_P, _I, _I, _I, _P, _I, _I, _F, _P, _P],
             "rt_soft_update": [_P, _P, _I, _F, _F],
+            "rt_pqn_step": [_P, _I, _I, ctypes.c_double, _F, _F],
         }
         for fn, args in sig.items():
             getattr(lib, fn).argtypes = args
             getattr(lib, fn).restype = None
-        lib.rt_sumsq.restype = _F
+        lib.rt_sumsq.restype = lib.rt_pqn_step.restype = _F
 
     # ---- one layer ----
 
@@ -226,6 +227,83 @@ class NetworkKernel:
             self._scratch, self._scratch_ptr = _buffer(need)
         self.lib.rt_mlp_backward(self._params_ptr, self._sizes_ptr, self.layers, int(self.layer_norm), record.px,
                                  record.ldx, n, record.pbuf, pd, pg, self._scratch_ptr)
+
+    def pqn_step(self, grad: np.ndarray, m: np.ndarray, v: np.ndarray, beta1: float, beta2: float,
+                 eps: float) -> "PQNStep":
+        """PQN's whole minibatch step on this network, writing the gradient into ``grad`` and stepping Adam with
+        moments ``m`` and ``v`` (all like params) and constants beta1, beta2, eps: see ``PQNStep``."""
+        return PQNStep(self, grad, m, v, beta1, beta2, eps)
+
+
+class _PQNStepArgs(ctypes.Structure):
+    """``struct pqn_step`` in simd.c: what PQN's steps share (4-byte fields: pointers are 32 bits in wasm32)."""
+
+    _fields_ = [("params", _P), ("sizes", _P), ("layers", _I), ("layer_norm", _I), ("rows", _P), ("N", _I),
+                ("width", _I), ("returns", _P), ("order", _P), ("grad", _P), ("m", _P), ("v", _P),
+                ("scratch", _P), ("b1", _F), ("omb1", _F), ("b2", _F), ("omb2", _F), ("eps", _F)]
+
+
+class PQNStep:
+    """One PQN learner update in one C call (``rt_pqn_step`` in simd.c: gather the minibatch, forward, TD error
+    against the Q(lambda) targets, MSE loss, backward, clipping factor, Adam). Done as separate calls with
+    numpy's glue between them, a cartpole update (minibatch 32, 4-64-64-2) took ~140 us under Node, ~100 us of it
+    around ~40 us of arithmetic; fused, ~50 us (docs/kernel.md).
+
+    grad, m and v are checked once and held (``PQNLearner`` never reallocates them), as are the rollout and the
+    epoch's order last given (they change once per rollout or epoch; a minibatch is a slice of the order): their
+    addresses wait in the C struct, and per call only the slice's bounds are checked here, its row numbers and
+    their rows' actions in C, before anything is written."""
+
+    def __init__(self, network: NetworkKernel, grad, m, v, beta1: float, beta2: float, eps: float):
+        shape = network.params.shape
+        self.network, self.grad, self.m, self.v = network, grad, m, v
+        self._fn = network.lib.rt_pqn_step
+        # Adam's constants: ctypes rounds them to float32 as numpy rounds a Python float (Kernel.adam's arguments).
+        self._args = _PQNStepArgs(params=network._params_ptr, sizes=network._sizes_ptr, layers=network.layers,
+                                  layer_norm=int(network.layer_norm), grad=_need("grad", grad, shape, True),
+                                  m=_need("m", m, shape, True), v=_need("v", v, shape, True), b1=beta1,
+                                  omb1=1.0 - beta1, b2=beta2, omb2=1.0 - beta2, eps=eps)
+        self._args_ptr = ctypes.addressof(self._args)
+        self._rows = self._returns = self._order = None  # the rollout and order in the struct
+        self._count = self._length = self._scratch_rows = 0  # their N, len(order); rows the scratch holds
+        self._scratch = None
+
+    def _take(self, rows, returns, order) -> None:
+        """Check a new rollout or order and put their addresses in the struct."""
+        count, width = _shape2("rows", rows)
+        if width != 2 * self.network.obs_dim + 4:
+            raise ValueError(f"rows have width {width}; obs_dim {self.network.obs_dim} needs "
+                             f"{2 * self.network.obs_dim + 4}")
+        prows, preturns = _need("rows", rows, (count, width)), _need("returns", returns, (count,))
+        if (not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1
+                or not order.flags.c_contiguous):
+            raise ValueError("order must be a contiguous 1-D int64 array")
+        a = self._args
+        a.rows, a.N, a.width, a.returns, a.order = prows, count, width, preturns, _address(order)
+        self._rows, self._returns, self._order = rows, returns, order
+        self._count, self._length = count, order.shape[0]
+
+    def __call__(self, rows: np.ndarray, returns: np.ndarray, order: np.ndarray, start: int, n: int,
+                 max_norm: float, step_size: float, bc2: float) -> float:
+        """Step on the rows ``order[start:start + n]`` (order: int64 row numbers, n >= 1) of ``rows`` (N, width;
+        robotrain.codec's transition rows) with their targets ``returns`` (N,): the parameters, grad (clipped),
+        m and v change in place; returns the loss. ``step_size`` and ``bc2`` are Adam's lr / (1 - beta1^t) and
+        1 - beta2^t (see ``rt_adam``)."""
+        if rows is not self._rows or returns is not self._returns or order is not self._order:
+            self._take(rows, returns, order)
+        if not (0 <= start and 1 <= n and start + n <= self._length):
+            raise ValueError(f"start {start} and n {n} must pick at least one of the order's {self._length} rows")
+        if n > self._scratch_rows:
+            net = self.network
+            need = n * (net.obs_dim + net.record_width + net.out_dim + 2 * net.widest_hidden) + net.widest_layer
+            self._scratch, self._args.scratch = _buffer(need)
+            self._scratch_rows = n
+        loss = self._fn(self._args_ptr, start, n, max_norm, step_size, bc2)
+        if loss == -1.0:
+            raise ValueError(f"order: its row numbers must lie in [0, {self._count})")
+        if loss == -2.0:
+            raise ValueError(f"rows: the action of every sampled row must be in [0, {self.network.out_dim})")
+        return loss
 
 
 class _Record:

@@ -11,7 +11,7 @@ import pytest
 from robotrain import codec
 from robotrain.config import Config
 from robotrain.evaluation import evaluate
-from robotrain.run import Run
+from robotrain.run import Run, next_eval_point
 from robotrain.schedule import ASYNC_MIN_BACKLOG_UPDATES, Schedule
 from robotrain.serial import SerialHost, train_serial
 
@@ -95,13 +95,13 @@ def test_evaluation_plays_the_published_weights():
     cfg = publish_config(1_000)  # no publication before the first evaluation: the actors hold the initial weights
     run = Run(cfg)
     host = SerialHost(run)
-    while not run.evals:
+    while len(run.evals) < 4:  # the fourth, at 1,000 env steps, comes after learning started (the first, at 125, before)
         host.sync_batch()
     # Weights moved on since the last publication, and the evaluation measured the published ones.
     assert run.learner.updates > host.schedule.published_at_update
     published, _version = codec.unpack_weights(host.published)
-    assert run.evals[0][1] == evaluate(cfg.env_id, cfg.seed, cfg.hidden_sizes, published, cfg.eval_episodes)
-    assert run.evals[0][1] != evaluate(cfg.env_id, cfg.seed, cfg.hidden_sizes, run.learner.q.params, cfg.eval_episodes)
+    assert run.evals[-1][1] == evaluate(cfg.env_id, cfg.seed, cfg.hidden_sizes, published, cfg.eval_episodes)
+    assert run.evals[-1][1] != evaluate(cfg.env_id, cfg.seed, cfg.hidden_sizes, run.learner.q.params, cfg.eval_episodes)
 
 
 def test_async_on_the_command_line_follows_the_rules_and_drains():
@@ -168,3 +168,13 @@ def test_cli_json_carries_the_history(tmp_path):
     summary = json.loads(out.read_text())
     assert summary["mode"] == "async" and summary["env_steps"] >= 1500
     assert np.all(np.diff([e[0] for e in summary["history"]["episodes"]]) == 1)
+
+
+def test_the_first_evaluations_come_early_then_one_every_interval():
+    points = [next_eval_point(s, 5_000) for s in (0, 624, 625, 1_300, 2_499, 2_500, 5_000, 9_999, 10_000)]
+    assert points == [625, 625, 1_250, 2_500, 2_500, 5_000, 10_000, 10_000, 15_000]
+    run = train_serial(Config.for_env("cartpole", seed=2, eval_interval=1_000), max_steps=3_000)
+    steps = [step for step, _ in run.evals]
+    # Evaluations start at the first batch boundary at or past each point: 125, 250, 500, 1,000, 2,000, 3,000.
+    assert len(steps) == 6 and steps == sorted(steps), steps
+    assert [next_eval_point(s, 1_000) for s in steps[:-1]] == [250, 500, 1_000, 2_000, 3_000]

@@ -100,7 +100,7 @@ class Config:
     publish_every: int = 1
     """learner updates between weight publications, at least (sync: at a batch's end; async: after a slice)"""
     eval_interval: int = 5_000
-    """environment steps between greedy evaluations"""
+    """environment steps between greedy evaluations (the first three come at 1/8, 1/4 and 1/2 of it)"""
     eval_episodes: int = 20
     """episodes per greedy evaluation"""
     num_envs: int = 32

@@ -42,6 +42,18 @@ CHECKPOINT_EVERY = 100
 # Exactly-once bookkeeping (``ingested``, one byte per issued id) is kept whole; the charts keep their own
 # thinned copy of the whole curve.
 HISTORY_ROWS = 16_384
+# The first evaluations come early, at these fractions of ``eval_interval``, so that a long run (the robot's first
+# interval is 20,000-50,000 env steps) shows a greedy curve within its first minute; then one every interval.
+EARLY_EVALS = (1 / 8, 1 / 4, 1 / 2)
+
+
+def next_eval_point(env_steps: int, interval: int) -> int:
+    """The env step of the first evaluation after ``env_steps``: an early one (``EARLY_EVALS``), else the next
+    multiple of ``interval``."""
+    for fraction in EARLY_EVALS:
+        if env_steps < int(interval * fraction):
+            return int(interval * fraction)
+    return (env_steps // interval + 1) * interval
 
 
 class Diverged(ArithmeticError):
@@ -69,7 +81,7 @@ class Run:
         self.episodes = deque(maxlen=HISTORY_ROWS)  # (episode_id, return, length), newest in ingest order
         self.episodes_ingested = 0  # every ingest, the rows dropped from ``episodes`` included
         self.evals = []  # (env_step, mean_return)
-        self.next_eval_at = config.eval_interval
+        self.next_eval_at = next_eval_point(0, config.eval_interval)
         self.pending_eval_step = None
         self.staleness = deque(maxlen=HISTORY_ROWS)  # policy versions behind at ingest, one per recent batch
         self.duplicates_dropped = 0
@@ -255,9 +267,8 @@ class Run:
 
     def plan_eval(self) -> dict:
         """The greedy evaluation task: the same ``eval_episodes`` evaluation seeds every time."""
-        interval = self.config.eval_interval
         self.pending_eval_step = self.env_steps
-        self.next_eval_at = (self.env_steps // interval + 1) * interval
+        self.next_eval_at = next_eval_point(self.env_steps, self.config.eval_interval)
         return {"first_id": 0, "stop_id": self.config.eval_episodes, "epsilon": 0.0,
                 "policy_version": self.policy_version, "stream": EVAL_STREAM}
 

@@ -3,6 +3,7 @@ table, the Markdown sections of docs/benchmarks.md and docs/benchmarks-solve.md,
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from tests.bench import chart
@@ -156,7 +157,33 @@ def solve_markdown(out: dict) -> list[str]:
         lines.append(f"| {r['env']} | {r.get('algorithm', 'ddqn')} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "
                      f"{r['training_s'] if r['solved'] else '–'} | {r['env_steps']:,} | {r['updates']:,} | {r['python_ready_s']} | "
                      f"{r.get('learn_ms_per_update', '–')} | {b['learn'] if b else '–'} | {waits} |")
-    return lines + ["", "(The last two columns are measured when the benchmark stops the run, a poll after the solve.)", ""]
+    return lines + ["", "(The last two columns are measured when the benchmark stops the run, a poll after the solve.)", ""] + \
+        worker_scaling_markdown(solve["rows"])
+
+
+def worker_scaling_markdown(rows: list[dict]) -> list[str]:
+    """Medians per worker count of each env, algorithm and mode run with several counts, and their ratio to the
+    fewest workers (same seeds, same run): what more workers buy (issue 15's target: 2 vs 1 <= 0.7x)."""
+    groups: dict[tuple, dict[int, list]] = {}
+    for r in rows:
+        groups.setdefault((r["env"], r.get("algorithm", "ddqn"), r["mode"]), {}).setdefault(r["workers"], []).append(r)
+    lines = []
+    for (env, algorithm, mode), by_count in groups.items():
+        if len(by_count) < 2 or not all(r["solved"] for runs in by_count.values() for r in runs):
+            continue
+        if not lines:
+            lines = ["### More workers (medians over the seeds; ratio to the fewest workers)", "",
+                     "| env | algorithm | mode | workers | seeds | training, s | ratio | from navigation, s | ratio |",
+                     "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        base = None
+        for count in sorted(by_count):
+            runs = by_count[count]
+            train = statistics.median(r["training_s"] for r in runs)
+            nav = statistics.median(r["from_navigation_s"] for r in runs)
+            base = base or (train, nav)
+            lines.append(f"| {env} | {algorithm} | {mode} | {count} | {len(runs)} | {train} | {train / base[0]:.2f}x | "
+                         f"{nav} | {nav / base[1]:.2f}x |")
+    return lines + [""] if lines else []
 
 
 DOC_HEADER = """# Benchmarks

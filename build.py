@@ -96,7 +96,7 @@ KERNEL_TOOLS = {f"clang-{KERNEL_LLVM_MAJOR}": f"clang-{KERNEL_LLVM_MAJOR}", f"wa
 # would mean the compiler inserted a libc call (memcpy, sqrtf...) that this freestanding module must not make.
 KERNEL_ALLOWED_IMPORTS = {"memory", "__stack_pointer", "__memory_base", "__table_base", "__indirect_function_table"}
 KERNEL_EXPORTS = ("rt_layer_forward", "rt_layer_backward", "rt_mlp_forward", "rt_mlp_backward", "rt_sumsq", "rt_adam",
-                  "rt_replay_gather", "rt_soft_update")
+                  "rt_replay_gather", "rt_soft_update", "rt_pqn_step")
 
 # Timestamp stored in every robotrain.zip entry, so identical sources give identical bytes.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)

@@ -147,14 +147,15 @@ class Kernel:
     def soft_update(self, target: np.ndarray, online: np.ndarray, tau: float) -> None:
         """``target = target * (1 - tau) + tau * online`` in place (the soft target-network update)."""
         n = _len1("target", target)
-        self.lib.rt_soft_update(_need("target", target, (n,), True), _need("online", online, (n,)), n,
-                                np.float32(1.0 - tau), np.float32(tau))
+        self.lib.rt_soft_update(_need("target", target, (n,), True), _need("online", online, (n,)), n, float(1.0 - tau), float(tau))
 
     def adam(self, params, grad, m, v, gscale: float, beta1: float, beta2: float, step_size: float, bc2: float,
              eps: float) -> None:
         """One Adam step on flat float32 vectors of one length, in place (see ``rt_adam`` in simd.c)."""
         n = _len1("params", params)
-        f = np.float32
+        # Plain Python floats: ctypes rounds them to float32 as np.float32() would, and eight np.float32 scalars
+        # cost ~15 us a call in Pyodide (a fifth of a small network's update).
+        f = float
         self.lib.rt_adam(_need("params", params, (n,), True), _need("grad", grad, (n,), True),
                          _need("m", m, (n,), True), _need("v", v, (n,), True), n, f(gscale), f(beta1),
                          f(1 - beta1), f(beta2), f(1 - beta2), f(step_size), f(bc2), f(eps))

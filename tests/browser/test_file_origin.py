@@ -97,7 +97,9 @@ def test_the_served_page_loads_nothing_carried_for_disk(page, page_log, base_url
 def test_webkit_trains_opened_from_disk(tab, site):
     tab.goto((site / "index.html").as_uri() + QUERY)
     deadline = time.monotonic() + 300
-    while not tab.evaluate(f"window.robotrain !== undefined && {TRAINED}"):
+    # Both workers up too: with the early evaluations, one worker can train cartpole this far while WebKit still
+    # boots the other.
+    while not tab.evaluate(f"window.robotrain !== undefined && robotrain.stats().workers_ready === 2 && {TRAINED}"):
         message = tab.evaluate("document.getElementById('message').hidden ? null : document.getElementById('message').innerText")
         assert message is None or message.startswith("Opened from disk"), message  # the disk note, no error
         assert time.monotonic() < deadline, "no 100 episodes and rising evaluation from disk within 300 s"

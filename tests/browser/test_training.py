@@ -98,9 +98,10 @@ def test_main_mode_trains_without_workers(page, page_log, base_url):
     page.goto(f"{base_url}?mode=main&seed=0&sizing=fixed&autostart=1")
     wait_for(
         page,
-        "(() => { const s = robotrain.stats(); return s.updates > 0 && s.last_eval_return !== null; })()",
+        # 5,000 env steps (one eval_interval): the early evaluations come before learning has had time to show.
+        "(() => { const s = robotrain.stats(); return s.env_steps >= 5000 && s.last_eval_return !== null; })()",
         240,
-        "main-thread training to learn and evaluate",
+        "main-thread training to learn for 5,000 env steps and evaluate",
     )
     s = stats(page)
     report("main thread", s)

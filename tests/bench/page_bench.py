@@ -61,8 +61,10 @@ class Plan:
     """What one run measures and for how long (seconds); --quick shortens every part."""
 
     def __init__(self, quick: bool, only: tuple = (), envs: tuple = (), modes: tuple = (), algorithms: tuple = (),
-                 workers: tuple = ()):
+                 workers: tuple = (), settings: tuple = ()):
         self.quick = quick
+        # Time to solve: more page settings for every run ("lanes=16"), as URL parameters; named in each row's key.
+        self.solve_settings = dict(item.split("=", 1) for item in settings)
         self.only = tuple(only)  # sections to run alone (learner, solve); empty: everything
         self.native_min_steps = 5_000 if quick else 20_000
         self.native_repeats = 3 if quick else 5
@@ -447,7 +449,7 @@ class Bench:
 
     def solve_row(self, env: str, algorithm: str | None, mode: str, workers: int | None, seed: int, cap: float) -> dict:
         """One run from navigation (``algorithm``/``workers`` None: the page's default) until solved or ``cap`` s."""
-        params = {"env": env, "mode": mode, "seed": seed, "autostart": 1}
+        params = {"env": env, "mode": mode, "seed": seed, "autostart": 1, **self.plan.solve_settings}
         if algorithm:
             params["algorithm"] = algorithm
         if workers:
@@ -463,8 +465,10 @@ class Bench:
         self.close(tab)
         solved = s.get("solved")
         # Medians group the runs that differ only in their seed ("cartpole/sync", "cartpole/sync/pqn/2w").
-        key = "/".join([env, mode, *([algorithm] if algorithm else []), *([f"{workers}w"] if workers else [])])
+        key = "/".join([env, mode, *([algorithm] if algorithm else []), *([f"{workers}w"] if workers else []),
+                        *(f"{k}={v}" for k, v in self.plan.solve_settings.items())])
         row = {"env": env, "algorithm": s["config"]["algorithm"] if s.get("config") else algorithm, "mode": mode,
+               "settings": self.plan.solve_settings,
                "workers": len(s["workers"]), "seed": seed, "key": key, "kernel": s.get("kernel"),
                "solved": solved is not None, "cap_s": cap, "budget_reached": bool(s.get("finished")),
                "from_navigation_s": round(solved["page_ms"] / 1000, 1) if solved else None,
@@ -596,8 +600,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="time-to-solve algorithms (default: each env's default, not named in the URL)")
     parser.add_argument("--workers", nargs="+", type=int, default=[],
                         help="time-to-solve worker counts (default: the page's auto count)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="PARAM=VALUE", dest="settings",
+                        help="time-to-solve runs: more URL parameters of the page (lanes=16 num_envs=64 ...)")
     args = parser.parse_args(argv)
-    plan = Plan(args.quick, args.only, args.envs, args.modes, args.algorithms, args.workers)
+    bad = [item for item in args.settings if "=" not in item]
+    if bad:
+        parser.error(f"--set takes PARAM=VALUE, got {' '.join(bad)}")
+    plan = Plan(args.quick, args.only, args.envs, args.modes, args.algorithms, args.workers, args.settings)
     if args.doc is None:
         args.doc = str(ROOT / "docs" / ("benchmarks-solve.md" if plan.only else "benchmarks.md"))
     with tempfile.TemporaryDirectory(prefix="robotrain-bench-") as scratch:

@@ -144,7 +144,9 @@ def solve_markdown(out: dict) -> list[str]:
     solve = out.get("time_to_solve")
     if not solve:
         return []
+    settings = solve["rows"][0].get("settings") if solve["rows"] else None
     lines = ["### Time to solve (page defaults, from navigation to the first greedy evaluation at the threshold)", "",
+             *([f"Every run with {' '.join(f'{k}={v}' for k, v in settings.items())} in the URL.", ""] if settings else []),
              "| env | algorithm | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates "
              "| Python ready, s | learning slices, ms per update | of the training: learning, s "
              "| waiting for workers (batch, evaluation), s |",

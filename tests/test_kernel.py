@@ -103,9 +103,9 @@ def test_320_pqn_learner_updates_stay_within_1e_5_of_numpy(checks):
 
 
 @pytest.fixture(scope="module")
-def pqn_step():
-    """PQN's fused minibatch step against numpy and the separate calls (tests/pyodide/pqn_step_checks.py)."""
-    return run_in_pyodide(ROOT / "tests/pyodide/pqn_step_checks.py")
+def pqn_step(checks):
+    """PQN's fused minibatch step against numpy and the separate calls (kernel_checks.py's pqn_step_checks)."""
+    return checks["pqn_step"]
 
 
 def test_the_fused_pqn_step_equals_numpys_and_the_kernels_separate_calls(pqn_step):

@@ -237,6 +237,11 @@ def test_two_tabs_never_train_one_autosave(context, page, page_log, base_url):
     assert other.locator("#tabs").is_visible() and "open in another tab" in other.locator("#tabs-text").inner_text()
     other.wait_for_timeout(1000)
     assert stats(other)["resume_offered"] is False, "the second tab does not offer the first tab's run"
+    # It watches the first tab's run: its state and progress, as the first tab says every 2 s.
+    first = stats(page)
+    wait_for(other, "(robotrain.stats().other_tab || '').startsWith('cartpole, paused: ')", 10, "the first tab's status")
+    words = other.locator("#tabs-text").inner_text()
+    assert f"The other tab now: cartpole, paused: {first['env_steps']:,} env steps, {first['episodes']:,} episodes" in words, words
     other.evaluate("robotrain.start()")
     wait_for(other, "robotrain.stats().episodes >= 5", 60, "the second tab training its own run")
     assert other.evaluate("robotrain.autosave()")["skipped"] is True

@@ -51,6 +51,7 @@ const app = {
   tileBase: null, // worker id -> its episodes when the current run began (tiles count this run's)
   solvedAnnounced: false, // the current run's first solved evaluation was announced
   ownsAutosave: null, // this tab owns the autosave slot (app/tabs.js); null until asked
+  otherTab: null, // how the run of the tab that owns the slot stands, as it last said (app/tabs.js)
 };
 
 // The context every part gets: the page's state (app), the UI, and (below) each part's functions by name.

@@ -76,6 +76,7 @@ export function createAPI(ctx) {
         pushes: app.pushes,
         resume_offered: app.offer !== null,
         owns_autosave: app.ownsAutosave, // this tab owns the autosave slot (another tab may own it: app/tabs.js)
+        other_tab: app.otherTab, // the owning tab's run, as it last said, while another tab owns the slot
         kept_run: app.kept ? { why: app.kept.why, label: app.kept.label } : null, // what undo() brings back
         solved_summary: app.trainer ? ctx.solved() : null, // ui/solved.js: the words under the bars
         loaded_model: app.lastModel,

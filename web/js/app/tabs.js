@@ -2,12 +2,34 @@
 // both resumed and autosaved it would train the same run twice and overwrite each other. The owner holds a Web
 // Lock for as long as it lives; another tab of the page sees the lock taken, does not offer to resume the run
 // nor autosave, and offers to take it over (the lock is stolen: the first tab pauses and stops autosaving).
+// Meanwhile it watches the run: the owner says how its run stands on a BroadcastChannel every STATUS_EVERY_MS,
+// and the other tabs show that beside their offer.
 const LOCK = 'robotrain-autosave';
+const STATUS_EVERY_MS = 2000;
+const NOT_OWNER = 'This page is open in another tab, which owns the autosaved run: this tab does not offer to resume it and does not autosave (so two tabs never write one run). Take over to make this tab the one.';
+const TAKEN = 'Another tab of this page took over the autosaved run: training here is paused and this tab no longer autosaves. Take over to make this tab the one again.';
 
 /** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
 export function createTabs(ctx) {
   const { app, ui } = ctx;
   let decided = null; // resolves to true (this tab owns the slot) or false
+  let notice = null; // the banner's sentence while another tab owns the slot
+  const channel = globalThis.BroadcastChannel ? new BroadcastChannel(LOCK) : null;
+  if (channel) {
+    channel.onmessage = ({ data }) => {
+      if (app.ownsAutosave || typeof data?.status !== 'string') return;
+      app.otherTab = data.status;
+      if (notice) ui.showTabs(`${notice} The other tab now: ${data.status}.`);
+    };
+    setInterval(() => {
+      if (app.ownsAutosave) channel.postMessage({ status: statusLine(ctx.api.stats()) });
+    }, STATUS_EVERY_MS);
+  }
+
+  function show(text) {
+    notice = text;
+    ui.showTabs(text && app.otherTab ? `${text} The other tab now: ${app.otherTab}.` : text);
+  }
 
   /** Hold the lock until the page goes or another tab steals it. */
   function hold(options) {
@@ -29,7 +51,7 @@ export function createTabs(ctx) {
     decided ??= (globalThis.navigator?.locks ? hold({ ifAvailable: true }) : Promise.resolve(true)).then((owner) => {
       app.ownsAutosave ??= owner; // a take-over may have answered already
       if (!app.ownsAutosave) {
-        ui.showTabs('This page is open in another tab, which owns the autosaved run: this tab does not offer to resume it and does not autosave (so two tabs never write one run). Take over to make this tab the one.');
+        show(NOT_OWNER);
       }
     });
     return decided.then(() => app.ownsAutosave); // what holds now (the lock may have been taken since)
@@ -41,7 +63,8 @@ export function createTabs(ctx) {
     const owner = await hold({ steal: true });
     app.ownsAutosave = owner;
     if (owner) {
-      ui.showTabs(null);
+      show(null);
+      app.otherTab = null;
       await ctx.offerResume();
     }
     return owner;
@@ -51,9 +74,17 @@ export function createTabs(ctx) {
     app.ownsAutosave = false;
     app.pendingStart = false;
     app.trainer?.pause();
-    ui.showTabs('Another tab of this page took over the autosaved run: training here is paused and this tab no longer autosaves. Take over to make this tab the one again.');
+    show(TAKEN);
     ctx.refreshButtons();
   }
 
   return { ownsAutosave, takeOver };
+}
+
+/** How a run stands, in a few words ('cartpole, running: 12,345 env steps, 240 episodes, last greedy evaluation 480.5'). */
+function statusLine(s) {
+  const n = (x) => Math.round(x).toLocaleString('en-US');
+  const evaluation = s.last_eval_return === null ? 'no greedy evaluation yet' : `last greedy evaluation ${s.last_eval_return.toFixed(1)}`;
+  const solved = s.solved_at_env_step != null ? `, solved at ${n(s.solved_at_env_step)} env steps` : '';
+  return `${s.settings.env}, ${s.state}: ${n(s.env_steps)} env steps, ${n(s.episodes)} episodes, ${evaluation}${solved}`;
 }

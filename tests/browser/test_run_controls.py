@@ -209,10 +209,17 @@ console.log(JSON.stringify({{
   neverText: solvedText(never, t), stayedText: solvedText(stayed, t), wobblyText: solvedText(wobbly, t),
   end: runSummaryText(wobbly, t, {{ envSteps: 50123, seconds: 75, budget: 50000 }}),
   bad: solvedSummary([[1, NaN, 0], null], t),
+  // 100 per 10,000 env steps, 10 s per 10,000: the line reaches 475 at 47,500 env steps, 17.5 s after the last.
+  rising: solvedText(solvedSummary([[10000, 100, 10], [20000, 200, 20], [30000, 300, 30]], t), t),
+  falling: solvedSummary([[10000, 300, 10], [20000, 200, 20], [30000, 100, 30]], t),
+  // The robot's plateau seen in a run: rising by a hair, but the line explains little of the noise.
+  plateau: solvedSummary([[20133, 5947, 20], [42964, 5959, 40], [74004, 5946, 60], [90004, 5870, 75], [106004, 6224, 90]], 7000),
 }}));
 """)
     assert out["n"] == 4  # robotrain.evaluation.STAY_SOLVED_EVALS
-    assert out["never"] == {"solved": False, "best": 300.5, "evals": 2}
+    assert out["never"] == {"solved": False, "best": 300.5, "evals": 2, "trend": None}  # two evaluations: no trend
+    assert "trend of the last 3 evaluations reaches it around 48,000 env steps (about 18 s more training" in out["rising"]
+    assert out["falling"]["trend"] is None and out["plateau"]["trend"] is None
     assert out["stayed"]["step"] == 10000 and out["stayed"]["seconds"] == 6 and out["stayed"]["stayed"] is True
     assert out["wobbly"]["below"] == 1 and out["wobbly"]["stayed"] is None
     assert "no greedy evaluation so far" in out["none"]
@@ -221,7 +228,7 @@ console.log(JSON.stringify({{
     assert "stayed solved: all 4 evaluations since then" in out["stayedText"]
     assert "1 of 1 evaluations since then fell below 475.0 (latest 200.0)" in out["wobblyText"]
     assert "50,123 env steps in 1 min 15 s" in out["end"] and "Solved at 5,000 env steps, but 1 of 1" in out["end"]
-    assert out["bad"] == {"solved": False, "best": None, "evals": 0}
+    assert out["bad"] == {"solved": False, "best": None, "evals": 0, "trend": None}
 
 
 def test_two_tabs_never_train_one_autosave(context, page, page_log, base_url):

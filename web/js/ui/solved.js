@@ -6,9 +6,37 @@ import { formatDuration, integer } from './format.js';
 // Evaluations after the first solved one that must also be solved (robotrain.evaluation.STAY_SOLVED_EVALS: the
 // command line's "stayed_solved").
 export const STAY_SOLVED_EVALS = 4;
+// The estimate of when a run gets solved: a straight line through the newest TREND_EVALS evaluations (at least
+// TREND_MIN_EVALS of them), shown only while it rises and explains at least TREND_MIN_R2 of their spread (a
+// plateau's noise made the robot's estimate jump from 49 to 7 to 13 minutes between evaluations).
+const TREND_MIN_EVALS = 3;
+const TREND_EVALS = 5;
+const TREND_MIN_R2 = 0.6;
 
 /**
- * {solved: false, best, evals} or {solved: true, step, seconds, mean, after, below, stayed}: `after` evaluations
+ * Where the least-squares line through the newest evaluations (rows [env_step, mean_return, training s]) reaches
+ * `threshold`: {step, seconds, evals}, `seconds` being the training still needed at the run's pace so far; null
+ * when no honest guess can be made (too few evaluations, a flat or falling line, points the line does not explain,
+ * no pace yet).
+ */
+export function solveTrend(rows, threshold) {
+  const recent = rows.slice(-TREND_EVALS);
+  if (threshold == null || recent.length < TREND_MIN_EVALS) return null;
+  const n = recent.length;
+  const mx = recent.reduce((a, r) => a + r[0], 0) / n;
+  const my = recent.reduce((a, r) => a + r[1], 0) / n;
+  const sxx = recent.reduce((a, r) => a + (r[0] - mx) ** 2, 0);
+  const syy = recent.reduce((a, r) => a + (r[1] - my) ** 2, 0);
+  const sxy = recent.reduce((a, r) => a + (r[0] - mx) * (r[1] - my), 0);
+  const slope = sxx > 0 ? sxy / sxx : 0;
+  const [lastStep, , lastSeconds] = recent[n - 1];
+  if (!(slope > 0) || (sxy * sxy) / (sxx * syy) < TREND_MIN_R2 || !(lastStep > 0) || !(lastSeconds > 0)) return null;
+  const step = Math.max(lastStep, mx + (threshold - my) / slope);
+  return { step, seconds: ((step - lastStep) * lastSeconds) / lastStep, evals: n };
+}
+
+/**
+ * {solved: false, best, evals, trend (solveTrend)} or {solved: true, step, seconds, mean, after, below, stayed}: `after` evaluations
  * followed the first solved one, `below` of them fell under the threshold; `stayed` is true or false once
  * STAY_SOLVED_EVALS followed it (null before).
  */
@@ -17,7 +45,7 @@ export function solvedSummary(evals, threshold) {
   const first = threshold == null ? -1 : rows.findIndex((row) => row[1] >= threshold);
   if (first < 0) {
     const best = rows.length ? Math.max(...rows.map((row) => row[1])) : null;
-    return { solved: false, best, evals: rows.length };
+    return { solved: false, best, evals: rows.length, trend: solveTrend(rows, threshold) };
   }
   const [step, mean, seconds] = rows[first];
   const later = rows.slice(first + 1);
@@ -40,7 +68,11 @@ const ret = (v) => Number(v).toFixed(1);
 export function solvedText(summary, threshold) {
   if (!summary.solved) {
     if (!summary.evals) return `Not solved yet: no greedy evaluation so far (solved means a mean return of at least ${ret(threshold)}).`;
-    return `Not solved yet: best greedy evaluation ${ret(summary.best)}, solved needs ${ret(threshold)}.`;
+    const now = `Not solved yet: best greedy evaluation ${ret(summary.best)}, solved needs ${ret(threshold)}.`;
+    const t = summary.trend;
+    if (!t) return now;
+    const around = integer(Math.round(t.step / 1000) * 1000);
+    return `${now} The trend of the last ${t.evals} evaluations reaches it around ${around} env steps (about ${formatDuration(t.seconds)} more training at this pace): a straight line through noisy points, not a promise.`;
   }
   const when = `Solved at ${integer(summary.step)} env steps${summary.seconds != null ? `, after ${formatDuration(summary.seconds)} of training` : ''}`;
   const first = `${when} (greedy evaluation ${ret(summary.mean)} ≥ ${ret(threshold)}).`;

@@ -127,9 +127,8 @@ class PQNLearner:
         o = self.optimizer
         o.lr = self.learning_rate(env_steps)
         if self.fused is not None:  # the same step in one kernel call (robotrain.kernel.PQNStep)
-            o.t += 1  # Adam.step's count and its two scalars
-            loss = self.fused(self.rows, self.returns, self.order, k * size, size, c.max_grad_norm,
-                              o.lr / (1 - o.beta1**o.t), 1 - o.beta2**o.t)
+            step_size, bc2 = o.advance()
+            loss = self.fused(self.rows, self.returns, self.order, k * size, size, c.max_grad_norm, step_size, bc2)
         else:
             idx = self.order[k * size:(k + 1) * size]
             batch = self.rows[idx]

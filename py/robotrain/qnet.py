@@ -188,14 +188,19 @@ class Adam:
         self.t = 0
         self.kernel = simd.active()
 
+    def advance(self) -> tuple[float, float]:
+        """Count one step; return its step size lr / (1 - beta1^t) and bias correction 1 - beta2^t (what
+        ``step`` and the kernel's fused steps use)."""
+        self.t += 1
+        return self.lr / (1 - self.beta1**self.t), 1 - self.beta2**self.t
+
     def step(self, params: np.ndarray, grad: np.ndarray, grad_scale: float = 1.0) -> None:
         """One step; ``grad`` is first multiplied in place by ``grad_scale`` (the clipping factor)."""
-        self.t += 1
-        step_size = self.lr / (1 - self.beta1**self.t)
+        step_size, bc2 = self.advance()
         if self.kernel is not None:
             # The same float32 operations in the same order as below, in one pass over the vectors.
-            self.kernel.adam(params, grad, self.m, self.v, grad_scale, self.beta1, self.beta2, step_size,
-                             1 - self.beta2**self.t, self.eps)
+            self.kernel.adam(params, grad, self.m, self.v, grad_scale, self.beta1, self.beta2, step_size, bc2,
+                             self.eps)
             return
         if grad_scale != 1.0:
             grad *= grad_scale
@@ -203,6 +208,6 @@ class Adam:
         self.m += (1 - self.beta1) * grad
         self.v *= self.beta2
         self.v += (1 - self.beta2) * grad * grad
-        denom = np.sqrt(self.v / (1 - self.beta2**self.t))
+        denom = np.sqrt(self.v / bc2)
         denom += self.eps
         params -= (step_size * self.m / denom).astype(np.float32)

@@ -24,6 +24,8 @@ import sys
 
 import numpy as np
 
+from .. import codec
+
 LIBRARY_NAME = "robotrain_simd.so"
 LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIBRARY_NAME)
 CHOICES = ("auto", "numpy", "wasm-simd")
@@ -61,6 +63,21 @@ def _need(name: str, a, shape: tuple, writable: bool = False, row_stride: bool =
     elif not a.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous")
     return _address(a)
+
+
+def _transition_rows(rows, obs_dim: int) -> tuple[int, int, int]:
+    """Check float32 transition rows (count, codec.row_width(obs_dim)); return count, width and their address."""
+    count, width = _shape2("rows", rows)
+    if width != codec.row_width(obs_dim):
+        raise ValueError(f"rows have width {width}; obs_dim {obs_dim} needs {codec.row_width(obs_dim)}")
+    return count, width, _need("rows", rows, (count, width))
+
+
+def _int64_index(name: str, idx) -> int:
+    """Check a contiguous 1-D int64 array of row numbers; return its address."""
+    if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or idx.ndim != 1 or not idx.flags.c_contiguous:
+        raise ValueError(f"{name} must be a contiguous 1-D int64 array")
+    return _address(idx)
 
 
 def _row_stride(a: np.ndarray) -> int:
@@ -122,11 +139,8 @@ class Kernel:
         """n-step transitions for the sampled ring rows ``idx`` (see ReplayBuffer.sample): returns ``out`` (n, W),
         the sampled rows with reward, next_obs, terminated and truncated of the n-step transition, and
         ``discount`` (n,). Every index must lie in the ring."""
-        capacity, width = _shape2("rows", rows)
-        if width != 2 * int(obs_dim) + 4:
-            raise ValueError(f"rows have width {width}; obs_dim {obs_dim} needs {2 * int(obs_dim) + 4}")
-        if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or idx.ndim != 1 or not idx.flags.c_contiguous:
-            raise ValueError("idx must be a contiguous 1-D int64 array")
+        capacity, width, prows = _transition_rows(rows, int(obs_dim))
+        pidx = _int64_index("idx", idx)
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= capacity):
             raise ValueError(f"idx must lie in [0, {capacity})")
         if int(n_step) < 1:
@@ -134,7 +148,7 @@ class Kernel:
         n = len(idx)
         out = np.empty((n, width), dtype=np.float32)
         discount = np.empty(n, dtype=np.float32)
-        self.lib.rt_replay_gather(_need("rows", rows, (capacity, width)), capacity, width, int(obs_dim), _address(idx),
+        self.lib.rt_replay_gather(prows, capacity, width, int(obs_dim), pidx,
                                   n, int(n_step), np.float32(gamma), _address(out), _address(discount))
         return out, discount
 
@@ -239,9 +253,9 @@ class NetworkKernel:
 class _PQNStepArgs(ctypes.Structure):
     """``struct pqn_step`` in simd.c: what PQN's steps share (4-byte fields: pointers are 32 bits in wasm32)."""
 
-    _fields_ = [("params", _P), ("sizes", _P), ("layers", _I), ("layer_norm", _I), ("rows", _P), ("N", _I),
-                ("width", _I), ("returns", _P), ("order", _P), ("grad", _P), ("m", _P), ("v", _P),
-                ("scratch", _P), ("b1", _F), ("omb1", _F), ("b2", _F), ("omb2", _F), ("eps", _F)]
+    _fields_ = [("params", _P), ("sizes", _P), ("layers", _I), ("layer_norm", _I), ("count", _I), ("record", _I),
+                ("rows", _P), ("N", _I), ("width", _I), ("returns", _P), ("order", _P), ("grad", _P), ("m", _P),
+                ("v", _P), ("scratch", _P), ("b1", _F), ("omb1", _F), ("b2", _F), ("omb2", _F), ("eps", _F)]
 
 
 class PQNStep:
@@ -261,7 +275,8 @@ class PQNStep:
         self._fn = network.lib.rt_pqn_step
         # Adam's constants: ctypes rounds them to float32 as numpy rounds a Python float (Kernel.adam's arguments).
         self._args = _PQNStepArgs(params=network._params_ptr, sizes=network._sizes_ptr, layers=network.layers,
-                                  layer_norm=int(network.layer_norm), grad=_need("grad", grad, shape, True),
+                                  layer_norm=int(network.layer_norm), count=shape[0],
+                                  record=network.record_width, grad=_need("grad", grad, shape, True),
                                   m=_need("m", m, shape, True), v=_need("v", v, shape, True), b1=beta1,
                                   omb1=1.0 - beta1, b2=beta2, omb2=1.0 - beta2, eps=eps)
         self._args_ptr = ctypes.addressof(self._args)
@@ -271,16 +286,10 @@ class PQNStep:
 
     def _take(self, rows, returns, order) -> None:
         """Check a new rollout or order and put their addresses in the struct."""
-        count, width = _shape2("rows", rows)
-        if width != 2 * self.network.obs_dim + 4:
-            raise ValueError(f"rows have width {width}; obs_dim {self.network.obs_dim} needs "
-                             f"{2 * self.network.obs_dim + 4}")
-        prows, preturns = _need("rows", rows, (count, width)), _need("returns", returns, (count,))
-        if (not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1
-                or not order.flags.c_contiguous):
-            raise ValueError("order must be a contiguous 1-D int64 array")
+        count, width, prows = _transition_rows(rows, self.network.obs_dim)
+        preturns, porder = _need("returns", returns, (count,)), _int64_index("order", order)
         a = self._args
-        a.rows, a.N, a.width, a.returns, a.order = prows, count, width, preturns, _address(order)
+        a.rows, a.N, a.width, a.returns, a.order = prows, count, width, preturns, porder
         self._rows, self._returns, self._order = rows, returns, order
         self._count, self._length = count, order.shape[0]
 

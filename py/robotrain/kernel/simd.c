@@ -455,6 +455,7 @@ struct pqn_step {
   float *params;     // the network (rt_mlp_forward's arguments)
   const int *sizes;
   int layers, layer_norm;
+  int count, record;  // floats in params; floats per row of rt_mlp_forward's record (the wrapper knows both)
   const float *rows;  // the rollout: N x width transition rows (robotrain.codec: obs in columns 0 .. sizes[0] - 1,
   int N, width;       // the action taken in column sizes[0])
   const float *returns;     // the rollout's N Q(lambda) targets
@@ -479,14 +480,8 @@ struct pqn_step {
 EXPORT float rt_pqn_step(const struct pqn_step *s, int start, int n, double max_norm, float step_size, float bc2) {
   const int *sizes = s->sizes;
   const long long *idx = s->order + start;
-  int layers = s->layers, obs_dim = sizes[0], actions = sizes[layers], width = s->width, hidden = 0, count = 0;
-  for (int l = 0; l < layers; l++) {
-    int w = sizes[l + 1], hidden_layer = l < layers - 1;
-    count += sizes[l] * w + w + (s->layer_norm && hidden_layer ? 2 * w : 0);
-    hidden += hidden_layer ? w : 0;
-  }
-  int record = hidden + (s->layer_norm ? hidden + layers - 1 : 0);
-  float *x = s->scratch, *acts = x + n * obs_dim, *q = acts + n * record, *backward_scratch = q + n * actions;
+  int layers = s->layers, obs_dim = sizes[0], actions = sizes[layers], width = s->width;
+  float *x = s->scratch, *acts = x + n * obs_dim, *q = acts + n * s->record, *backward_scratch = q + n * actions;
   // Gather the minibatch's observations (n x obs_dim, contiguous), checking every row number and action first.
   for (int i = 0; i < n; i++) {
     if (idx[i] < 0 || idx[i] >= s->N) return -1.0f;
@@ -508,8 +503,8 @@ EXPORT float rt_pqn_step(const struct pqn_step *s, int start, int n, double max_
     row[a] = dscale * td;
   }
   rt_mlp_backward(s->params, sizes, layers, s->layer_norm, x, obs_dim, n, acts, q, s->grad, backward_scratch);
-  double norm = __builtin_sqrt((double)rt_sumsq(s->grad, count));
+  double norm = __builtin_sqrt((double)rt_sumsq(s->grad, s->count));
   float scale = norm > max_norm ? (float)(max_norm / (norm + 1e-6)) : 1.0f;
-  rt_adam(s->params, s->grad, s->m, s->v, count, scale, s->b1, s->omb1, s->b2, s->omb2, step_size, bc2, s->eps);
+  rt_adam(s->params, s->grad, s->m, s->v, s->count, scale, s->b1, s->omb1, s->b2, s->omb2, step_size, bc2, s->eps);
   return (float)(loss / n);
 }

@@ -51,8 +51,8 @@ def next_eval_point(env_steps: int, interval: int) -> int:
     """The env step of the first evaluation after ``env_steps``: an early one (``EARLY_EVALS``), else the next
     multiple of ``interval``."""
     for fraction in EARLY_EVALS:
-        if env_steps < int(interval * fraction):
-            return int(interval * fraction)
+        if env_steps < (point := int(interval * fraction)):
+            return point
     return (env_steps // interval + 1) * interval
 
 

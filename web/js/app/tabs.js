@@ -19,7 +19,7 @@ export function createTabs(ctx) {
     channel.onmessage = ({ data }) => {
       if (app.ownsAutosave || typeof data?.status !== 'string') return;
       app.otherTab = data.status;
-      if (notice) ui.showTabs(`${notice} The other tab now: ${data.status}.`);
+      if (notice) show(notice);
     };
     setInterval(() => {
       if (app.ownsAutosave) channel.postMessage({ status: statusLine(ctx.api.stats()) });

@@ -162,6 +162,29 @@ def test_sync_pqn_gives_the_same_curve_for_any_number_of_actors():
     assert len(reference.evals) >= 5
 
 
+def test_regrouping_the_lanes_between_rollouts_changes_nothing():
+    cfg = small(total_timesteps=6_000, eval_interval=1_000)
+    reference = train_serial(cfg)
+    run = Run(cfg)
+    host = SerialHost(run)
+    batch = 0
+    while run.env_steps < cfg.total_timesteps:
+        assert run.regroup((8, 1, 2, 4)[batch % 4])  # a host picks one task per actor, whatever the config says
+        host.sync_batch()
+        batch += 1
+    run.regroup(8)
+    assert run.config.lanes == 8 and len(run.groups) == 1
+    assert run.history() == reference.history()
+    assert np.array_equal(run.weights_packed(), reference.weights_packed())
+    with pytest.raises(ValueError, match="lanes: 8 environments do not split into groups of 3"):
+        run.regroup(3)
+    run.plan_segments()  # a segment in flight: the groups stay as they are
+    assert run.regroup(4) is False
+    assert run.config.lanes == 8 and len(run.groups) == 1
+    with pytest.raises(ValueError, match="only pqn"):
+        Run(Config.for_env("cartpole")).regroup(4)
+
+
 def test_pqn_run_state_round_trip_continues_identically():
     cfg = small(total_timesteps=4_096, eval_interval=1_000)
     reference = train_serial(cfg, max_steps=4_096)

@@ -33,7 +33,8 @@ def check_rules(trace: list, config: Config, initial_version: int = 0) -> dict:
     at least; training ids (pqn: segment ids) are planned once each, in order; learning never runs ahead of
     the data.
     """
-    published, next_id, counts = initial_version, None, {"play": 0, "learn": 0, "ingest": 0, "publish": 0, "evaluate": 0}
+    published, next_id, counts = initial_version, None, {"play": 0, "learn": 0, "ingest": 0, "publish": 0, "evaluate": 0,
+                                      "await_evaluation": 0}
     next_segment = 0
     for command in trace:
         op = command["op"]
@@ -102,6 +103,42 @@ def test_evaluation_plays_the_published_weights():
     published, _version = codec.unpack_weights(host.published)
     assert run.evals[-1][1] == evaluate(cfg.env_id, cfg.seed, cfg.hidden_sizes, published, cfg.eval_episodes)
     assert run.evals[-1][1] != evaluate(cfg.env_id, cfg.seed, cfg.hidden_sizes, run.learner.q.params, cfg.eval_episodes)
+
+
+class LateEvaluations(SerialHost):
+    """A sync host whose evaluations come back late (as a busy worker's would): each is ingested only when the
+    schedule awaits it."""
+
+    late = None  # the evaluation played and not yet ingested
+
+    def execute(self, command: dict) -> None:
+        if command["op"] == "evaluate":
+            self.trace.append(command)
+            self.evaluator.set_weights(self.published)
+            self.late = self.evaluator.run_task(command["task"])
+        elif command["op"] == "await_evaluation":
+            self.trace.append(command)
+            self.run.ingest_eval(self.late)
+        else:
+            super().execute(command)
+
+
+@pytest.mark.parametrize("algorithm", ["ddqn", "pqn"])
+def test_a_late_evaluation_is_awaited_when_the_next_is_due_and_changes_no_curve(algorithm):
+    cfg = Config.for_env("cartpole", algorithm=algorithm, seed=3, eval_interval=1_000)
+    reference = train_serial(cfg, max_steps=4_000)
+    run = Run(cfg)
+    host = LateEvaluations(run)
+    while run.env_steps < 4_000:
+        host.sync_batch()
+    host.execute({"op": "await_evaluation"})  # the run's last one, as a host that drains takes it
+    assert run.history() == reference.history()  # the same episodes and the same evaluation points and returns
+    ops = [c["op"] for c in host.trace]
+    evaluations = [i for i, op in enumerate(ops) if op == "evaluate"]
+    awaits = [i for i, op in enumerate(ops) if op == "await_evaluation"]
+    # Every evaluation after the first waits for the one before it, right before it, and for nothing else.
+    assert len(evaluations) == len(run.evals) >= 4 and [i + 1 for i in awaits[:-1]] == evaluations[1:]
+    assert check_rules(host.trace, cfg)["await_evaluation"] == len(run.evals)
 
 
 def test_async_on_the_command_line_follows_the_rules_and_drains():

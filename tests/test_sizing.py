@@ -93,3 +93,20 @@ def test_a_learning_run_holds_a_task_to_what_the_learner_consumes_in_the_target_
     assert out["described"]["episodes_per_task"] == 5 and out["described"]["learner_cap"] == 5
     assert out["described"]["lanes"] == 5
     assert out["fixed"] == 2  # fixed sizing keeps the config's size
+
+
+def test_pqn_groups_give_each_worker_one_task_unless_the_lanes_are_fixed():
+    out = run_js("""
+        const s = new TaskSizer({});
+        const counts = [1, 2, 3, 4, 12, 40];
+        return {
+            adaptive: counts.map((n) => s.segmentLanes(32, n)),
+            wide: s.segmentLanes(256, 1),
+            fixed: new TaskSizer({ lanes: 8 }).segmentLanes(32, 1),
+            off: new TaskSizer({ adaptive: false }).segmentLanes(32, 2),
+        };
+    """)
+    # 32 environments: 1, 2, 4, 4, 16 and 32 groups (the fewest that give each of n workers a task)
+    assert out["adaptive"] == [32, 16, 8, 8, 2, 1]
+    assert out["wide"] == 64  # at most MAX_LANES lanes in one group
+    assert out["fixed"] is None and out["off"] is None  # the user's lanes, or fixed sizing: the config's groups

@@ -19,6 +19,7 @@ segment and the second copy is dropped) and moves its group on. A group has one 
 a lost segment is simply played again from the same lane table and nothing of its episodes is lost.
 """
 
+import dataclasses
 import io
 import json
 import time
@@ -147,6 +148,26 @@ class Run:
                           "policy_version": version, "id_stride": c.num_envs,
                           "lane_table": self.groups[g].astype(np.float64).tolist()})
         return tasks
+
+    def regroup(self, lanes: int) -> bool:
+        """pqn: split the same ``num_envs`` environments into groups of ``lanes`` (one actor task each), between
+        rollouts. Nothing changes for an episode or the rollout: lane j of group g is lane g * lanes + j of the
+        run either way, its table row carries its whole state, and the rollout stacks the lanes in that order. A
+        host picks the grouping that suits its actors (one task per actor: fewer, fuller vector steps). False
+        (and nothing changed) while segments are in flight or a rollout is half ingested."""
+        c = self.config
+        if c.algorithm != "pqn":
+            raise ValueError(f"regroup: only pqn runs have lane groups, this one is {c.algorithm}")
+        lanes = int(lanes)
+        if lanes < 1 or c.num_envs % lanes:
+            raise ValueError(f"lanes: {c.num_envs} environments do not split into groups of {lanes}")
+        if self.in_flight or self.learner.pending:
+            return False
+        if lanes != c.lanes:
+            self.config = dataclasses.replace(c, lanes=lanes)  # validated like any config
+            table = np.concatenate(self.groups)
+            self.groups = [table[a:a + lanes].copy() for a in range(0, c.num_envs, lanes)]
+        return True
 
     def ingest(self, packed: np.ndarray) -> dict:
         """Add one actor result to the learner (replay buffer or rollout), whole or not at all.
@@ -326,7 +347,7 @@ class Run:
         if self.config.algorithm == "pqn":
             segments = int(np.count_nonzero(np.frombuffer(self.segments_ingested, dtype=np.uint8)))
             out.update(segments_issued=self.next_segment_id, segments_ingested=segments,
-                       segments_in_flight=len(self.in_flight))
+                       segments_in_flight=len(self.in_flight), segment_lanes=self.config.lanes)
         return out
 
     def history(self) -> dict:

@@ -11,8 +11,10 @@ the page reads as they are:
                                               results in task (episode-id) order; async: ingest what has arrived
     {"op": "publish", "version": v}           send the learner's current weights (policy version v) to the actors
     {"op": "evaluate", "task": t, "version": v}   play the greedy task t with the published weights (version v)
-                                              and ``Run.ingest_eval`` the result, at the latest in the next
-                                              ``ingest`` (a host may ingest it as soon as it arrives)
+                                              and ``Run.ingest_eval`` the result as soon as it arrives; sync
+                                              mode's next ``await_evaluation`` takes it at the latest
+    {"op": "await_evaluation"}                sync: wait for the evaluation in flight and ``Run.ingest_eval`` it
+                                              (the next one is due; a host that drains does this at the end)
 
 A host asks for the next command only after it has carried out the previous one (for ``play``: handed the
 tasks to its actors; for ``evaluate`` in async mode: started it), so the schedule reads the state those
@@ -26,12 +28,12 @@ Knobs, one meaning each:
 - ``publish_every``: learner updates between two publications, at least. Sync publishes at the end of a
   batch once that many updates ran since the last publication; async after a learning slice, but not within
   ``ASYNC_MIN_PUBLISH_INTERVAL_S`` of the last publication.
-- The evaluation always plays the *published* weights (the ones the actors hold), on every host. Async mode
-  therefore publishes nothing while an evaluation is in flight: a host that starts the evaluation task late
-  (its actors busy) still plays the version the command names. An evaluation never changes training, so a
-  host may let it run beside the next batch (the page does: the learner need not idle while an actor plays
-  balancebot's 20 x 8,000 greedy steps); no new evaluation is due while one is pending, and the next batch's
-  ``ingest`` takes it at the latest, so the evaluation points are the same on every host.
+- The evaluation always plays the *published* weights of the version its command names, on every host (the
+  page's evaluation task carries a copy of them). Async mode publishes nothing while an evaluation is in
+  flight, so a host whose actors hold only the newest weights still plays that version. An evaluation never
+  changes training, so in sync mode it runs beside the batches that follow (the learner need not idle while an
+  actor plays balancebot's 20 x 8,000 greedy steps) until the next one is due: then ``await_evaluation`` takes
+  it first, so the evaluation points and returns are the same on every host.
 
 Synchronous mode is a pipeline of batches of ``batch_episodes`` ids: batch k is played with the weights
 published after batch k - 1 while the learner runs the updates that the batches before it earned; then batch k
@@ -110,7 +112,11 @@ class Schedule:
         return tasks
 
     def evaluation(self):
-        """The due evaluation (none if one is pending or it is not due), with the published weights."""
+        """The due evaluation, with the published weights (none if it is not due; async: none while one is
+        pending either). Sync: a pending evaluation is awaited first, so no evaluation point moves."""
+        run = self.run
+        if self.mode == "sync" and run.pending_eval_step is not None and run.env_steps >= run.next_eval_at:
+            yield {"op": "await_evaluation"}
         if self.run.eval_due():
             task = self.run.plan_eval()
             task["policy_version"] = self.published_version

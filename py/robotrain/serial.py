@@ -48,9 +48,9 @@ class SerialHost:
             for packed in self.results:
                 run.ingest(packed)
             self.results.clear()
-            for packed in self.evaluations:
-                run.ingest_eval(packed)
-            self.evaluations.clear()
+            self._ingest_evaluations()
+        elif op == "await_evaluation":
+            self._ingest_evaluations()
         elif op == "publish":
             self.published = run.weights_packed()
             self.actor.set_weights(self.published)
@@ -65,6 +65,11 @@ class SerialHost:
                 self.evaluations.append(packed)
         else:
             raise ValueError(f"unknown command {op!r}")
+
+    def _ingest_evaluations(self) -> None:
+        for packed in self.evaluations:
+            self.run.ingest_eval(packed)
+        self.evaluations.clear()
 
     def execute_all(self, commands) -> None:
         for command in commands:

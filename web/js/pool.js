@@ -238,6 +238,11 @@ export class WorkerPool {
     this.weights.set(data);
   }
 
+  /** The newest published weight vector (read only: a new publication replaces it, never changes it). */
+  publishedWeights() {
+    return this.weights.current?.data ?? null;
+  }
+
   // ---- tasks ------------------------------------------------------------------------------------
 
   /**

@@ -16,6 +16,10 @@
 // Sync mode's batch (batch_episodes) is a learning hyperparameter (the curve depends on it and equals the
 // CPython trainer's), so there the sizer only picks lanes: each worker's share of the batch on that many lanes.
 // Episodes depend only on their ids, so lanes never change results, only speed.
+//
+// PQN's sync rollout is num_envs lanes in groups, one task per group (robotrain.run.Run.regroup). A vector step
+// costs about the same for 8 lanes as for 32 (balancebot in Pyodide: ~0.7 ms, mostly per-step overhead), so
+// the sizer makes as few groups as give every worker one task: segmentLanes.
 
 export const TARGET_TASK_MS = 100; // worker time of one async task, ms
 export const MAX_LANES = 64; // lanes beyond this gain little per env step and cost memory
@@ -75,6 +79,19 @@ export class TaskSizer {
     else if (this.adaptive) lanes = Math.max(1, Math.min(MAX_LANES, episodes));
     if (remember) this.lastLanes = lanes;
     return lanes;
+  }
+
+  /**
+   * PQN: lanes per group when `numEnvs` environments are played by `actors` workers, one task each: the fewest
+   * groups (a divisor of numEnvs) that are at least `actors`, at most MAX_LANES lanes each. null when fixed (the
+   * config's lanes hold).
+   */
+  segmentLanes(numEnvs, actors) {
+    if (!this.adaptive || this.fixedLanes != null) return null;
+    for (let groups = Math.max(1, actors); groups <= numEnvs; groups += 1) {
+      if (numEnvs % groups === 0 && numEnvs / groups <= MAX_LANES) return numEnvs / groups;
+    }
+    return 1;
   }
 
   /** A finished training task: `episodes` episodes took `ms` of worker time. */

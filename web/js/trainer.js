@@ -45,7 +45,7 @@ export class Trainer {
     this.longSlices = 0;
     this.inflight = 0;
     this.arrivals = [];
-    this.evaluating = null; // sync mode: the evaluation in flight beside the next batch (training/loops.js)
+    this.evaluating = null; // sync mode: the evaluation in flight beside the batches after it (training/loops.js)
     this.resumeWaiters = [];
     this.arrivalWaiters = [];
     this.loopStarted = false;
@@ -54,6 +54,7 @@ export class Trainer {
     // When the first greedy evaluation reached the env's threshold in this page: ms since navigation (the
     // benchmark's time to solve), training ms, env steps and updates; null until then.
     this.solved = null;
+    this.groupLanes = null; // PQN: lanes per group the run was last regrouped to (training/loops.js)
     this.newestResultVersion = -1; // highest policy version an ingested result was played with
     this.episodeRate = new RateMeter(10000);
     this.stepRate = new RateMeter(10000);
@@ -240,7 +241,16 @@ export class Trainer {
     this.pendingEvalStep = this.counts.envSteps;
     const task = command.task;
     task.lanes = this.sizer.lanesFor(task.stop_id - task.first_id, { remember: false });
+    // Sync mode lets it run beside later batches, which publish newer weights: it carries the published ones
+    // (the version the command names) and a worker plays them on its evaluation actor.
+    if (this.pool) task.weights = this.pool.publishedWeights();
     return task;
+  }
+
+  /** PQN, between rollouts: `lanes` lanes per group (null: the config's grouping stays). */
+  regroup(lanes) {
+    if (lanes == null || lanes === this.groupLanes) return;
+    if (this.run.regroup(lanes)) this.groupLanes = lanes; // false while a rollout is half in: the next batch
   }
 
   /** Run one task on a worker (or, in main mode, here); resolves with {packed: Float32Array} or {array}. */

@@ -7,7 +7,9 @@ const BASE_URL = new URL('../', import.meta.url);
 
 let tools = null;
 let ActorClass = null;
-let actor = null;
+let actor = null; // plays training tasks with the published weights
+let evaluator = null; // plays evaluation tasks with the weights each one carries (made at the first)
+let actorArgs = null; // INIT's fields, for the evaluator
 let weightsSerial = -1; // serial of the weights the actor holds (pool-wide counter, not the policy version)
 let sharedWeights = null; // SharedArrayBuffer when the page is cross-origin isolated
 let pyodideRef = null;
@@ -110,17 +112,36 @@ function requireActor() {
   return actor;
 }
 
+function makeActor({ env_id, run_seed, lanes, hidden_sizes, layer_norm }) {
+  const hidden = tools.fromJSON(hidden_sizes);
+  try {
+    return ActorClass(env_id, run_seed, lanes, hidden, Boolean(layer_norm));
+  } finally {
+    hidden.destroy();
+  }
+}
+
+/** The evaluation actor, holding `weights` (a packed vector that names its policy version). */
+function evaluatorWith(weights) {
+  requireActor();
+  evaluator ??= makeActor(actorArgs);
+  const array = tools.toNumpy(weights);
+  try {
+    evaluator.set_weights(array);
+  } finally {
+    array.destroy();
+  }
+  return evaluator;
+}
+
 const handlers = {
   [MSG.INIT]({ env_id, run_seed, lanes, hidden_sizes, layer_norm }) {
     actor?.destroy();
-    actor = null;
+    evaluator?.destroy();
+    actor = evaluator = null;
     weightsSerial = -1;
-    const hidden = tools.fromJSON(hidden_sizes);
-    try {
-      actor = ActorClass(env_id, run_seed, lanes, hidden, Boolean(layer_norm));
-    } finally {
-      hidden.destroy();
-    }
+    actorArgs = { env_id, run_seed, lanes, hidden_sizes, layer_norm };
+    actor = makeActor(actorArgs);
     return {};
   },
   [MSG.SET_WEIGHTS]({ serial, weights, sab }) {
@@ -134,41 +155,43 @@ const handlers = {
     }
     return { serial: weightsSerial };
   },
-  async [MSG.RUN]({ id, task, lanes, fault }) {
+  async [MSG.RUN]({ id, task: { weights, ...task }, lanes, fault }) {
     requireActor();
     refreshFromShared();
-    if (lanes != null) actor.set_lanes(lanes); // a segment plays on its lane table's lanes, whatever this says
+    // An evaluation brings its own weights: the training actor keeps the published ones.
+    const player = weights ? evaluatorWith(weights) : actor;
+    if (lanes != null) player.set_lanes(lanes); // a segment plays on its lane table's lanes, whatever this says
     const started = performance.now();
     const pyTask = tools.fromJSON(task);
     try {
-      actor.begin_task(pyTask);
+      player.begin_task(pyTask);
     } finally {
       pyTask.destroy();
     }
     let lastLive = -Infinity; // the first chunk of every task sends one, so even short tasks show up
     let vectorSteps = 0;
     const breaks = fault && fault.kind !== 'slow';
-    while (!actor.advance(ADVANCE_STEPS)) {
+    while (!player.advance(ADVANCE_STEPS)) {
       if (breaks && vectorSteps === fault.chunk * ADVANCE_STEPS) injectFault(fault);
       vectorSteps += ADVANCE_STEPS;
       const now = performance.now();
       if (now - lastLive >= LIVE_EVERY_MS) {
         lastLive = now;
-        const row = liveRow(actor);
+        const row = liveRow(player);
         self.postMessage({
           event: EVENT.LIVE,
           request: id,
           state: row.toJs(),
           steps: vectorSteps,
           ms: now - started,
-          policy_version: actor.policy_version,
+          policy_version: player.policy_version,
           heap_bytes: heapBytes(),
         });
         row.destroy();
       }
     }
     if (breaks) injectFault(fault); // the task ended before the chosen chunk
-    const out = actor.finish();
+    const out = player.finish();
     let packed;
     try {
       packed = tools.fromNumpy(out);
@@ -177,7 +200,7 @@ const handlers = {
     }
     if (fault?.kind === 'slow') await slowDown(id, performance.now() - started);
     return {
-      result: { packed, ms: performance.now() - started, weights_serial: weightsSerial, heap_bytes: heapBytes(), policy_version: actor.policy_version },
+      result: { packed, ms: performance.now() - started, weights_serial: weightsSerial, heap_bytes: heapBytes(), policy_version: player.policy_version },
       transfer: [packed.buffer],
     };
   },

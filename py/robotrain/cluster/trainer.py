@@ -357,24 +357,31 @@ class RayTrainer:
             job = _Job({**command["task"], "role": "eval"}, self.published)
             self.queue.appendleft(job)
             self._dispatch(depth)
-            if sync:
-                t = time.monotonic()
-                while id(job) not in self.finished:
-                    self._take(self._collect(None))
-                self.c.rollout_s += time.monotonic() - t
-                run.ingest_eval(self.finished.pop(id(job)))
+        elif op == "await_evaluation":
+            self._await_evaluation()
         else:
             raise ValueError(f"unknown command {op!r}")
 
     def _take(self, done: list) -> None:
-        """Finished tasks: sync keeps them for the batch's ingest; async ingests them now."""
+        """Finished tasks: an evaluation is ingested now; sync keeps training tasks for the batch's ingest,
+        async ingests them now."""
         for job, packed in done:
-            if self.mode == "sync":
-                self.finished[id(job)] = packed
-            elif job.task["role"] == "eval":
+            if job.task["role"] == "eval":
                 self.run.ingest_eval(packed)
+            elif self.mode == "sync":
+                self.finished[id(job)] = packed
             else:
                 self._ingest(packed)
+
+    def _await_evaluation(self) -> None:
+        """Sync: wait until the evaluation in flight (it plays beside the batches after it) is ingested."""
+        t = time.monotonic()
+        while self.run.pending_eval_step is not None:
+            if not self.inflight and not self.queue:
+                raise AssertionError("an evaluation is pending but no task plays it")
+            self._dispatch(SYNC_DEPTH)
+            self._take(self._collect(None))
+        self.c.rollout_s += time.monotonic() - t
 
     def _train_sync(self, max_steps: int, progress, stop) -> None:
         run = self.run
@@ -385,6 +392,7 @@ class RayTrainer:
                 progress(run)
             if stop is not None and stop(run):
                 break
+        self._await_evaluation()  # the run's last one
 
     def _train_async(self, max_steps: int, progress, stop) -> None:
         run, c = self.run, self.c

@@ -55,6 +55,7 @@ export async function syncLoop(t) {
     t.checkBudget();
     await t.gate();
     if (t.stopped) return;
+    if (t.config.algorithm === 'pqn') t.regroup(t.sizer.segmentLanes(t.config.num_envs, t.pool?.size ?? 1));
     const commands = t.schedule.sync_batch(syncEpisodesPerTask(t));
     try {
       await syncBatch(t, commands);
@@ -76,7 +77,6 @@ async function syncBatch(t, commands) {
     } else if (command.op === 'learn') {
       await learnUpTo(t, command.updates);
     } else if (command.op === 'ingest') {
-      if (t.evaluating) await waited(t, 'evaluation', t.evaluating); // the schedule: in by the next ingest
       const results = playing ? await waited(t, 'batch', playing) : await playHere(t, tasks);
       if (t.stopped) return;
       for (const result of results) t.ingest(result); // tasks come in id order
@@ -84,6 +84,9 @@ async function syncBatch(t, commands) {
       await yieldTask();
     } else if (command.op === 'publish') {
       t.publishNow();
+    } else if (command.op === 'await_evaluation') {
+      if (t.evaluating) await waited(t, 'evaluation', t.evaluating); // the next evaluation is due
+      if (t.stopped) return;
     } else if (command.op === 'evaluate') {
       if (t.pool) evaluateBesideLearning(t, command);
       else {
@@ -98,10 +101,12 @@ async function syncBatch(t, commands) {
 }
 
 /**
- * Sync mode with workers: start the greedy evaluation (first in the pool's queue) and go on with the next
- * batch; its result is ingested as soon as it arrives. It plays published weights and never changes training,
- * so when it is ingested changes no curve (robotrain.schedule); the batch's ingest waits for it at the latest.
- * The learner no longer idles while a worker plays the evaluation's episodes (balancebot: 20 x 8,000 steps).
+ * Sync mode with workers: start the greedy evaluation (first in the pool's queue) and go on with the batches
+ * after it; its result is ingested as soon as it arrives. It plays the weights its task carries (the version
+ * its command names) and never changes training, so when it is ingested changes no curve (robotrain.schedule);
+ * the schedule's await_evaluation, when the next one is due, waits for it at the latest. The learner does not
+ * idle while a worker plays the evaluation's episodes (balancebot: 20 x 8,000 steps), and with two or more
+ * workers the others play the batches meanwhile.
  */
 function evaluateBesideLearning(t, command) {
   const tracked = t.execute(t.evalTaskOf(command), true)

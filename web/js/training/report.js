@@ -51,9 +51,11 @@ export function trainerStats(t) {
     episodes_duplicated: run.episodes_duplicated ?? 0,
     task_sizing: t.sizer.describe(),
     duplicates_dropped: run.duplicates_dropped ?? 0,
-    // PQN's units of work (robotrain.run): segments planned, ingested once each, and in flight; null for DDQN.
+    // PQN's units of work (robotrain.run): segments planned, ingested once each, and in flight, and the lanes of
+    // each now (sync mode groups them one task per worker: Run.regroup); null for DDQN.
     segments: run.segments_issued == null ? null
-      : { issued: run.segments_issued, ingested: run.segments_ingested, in_flight: run.segments_in_flight },
+      : { issued: run.segments_issued, ingested: run.segments_ingested, in_flight: run.segments_in_flight,
+          lanes: run.segment_lanes },
     divergences: run.divergences ?? 0,
     last_divergence: t.divergence,
   };

@@ -85,10 +85,12 @@ DIST_PY_ZIP = "py/robotrain.zip"
 DIST_UPLOT = "vendor/uplot"
 DIST_LOCK = "lock.json"
 
-# The Q-network's WebAssembly SIMD kernel (py/robotrain/kernel/simd.c), compiled by every build with Debian's
-# clang and wasm-ld of this LLVM major version (installed when missing, as the browsers are) into a side module
-# that Pyodide's dynamic linker loads. It ships inside robotrain.zip next to the wrapper that loads it.
-KERNEL_SOURCE = PY_PACKAGE_DIR / "kernel" / "simd.c"
+# The Q-network's WebAssembly SIMD kernel: these C files of py/robotrain/kernel/ (sharing kernel/simd.h), each
+# compiled by every build with Debian's clang of this LLVM major version and linked by its wasm-ld (installed
+# when missing, as the browsers are) into one side module that Pyodide's dynamic linker loads. It ships inside
+# robotrain.zip next to the wrapper that loads it.
+KERNEL_SOURCES = tuple(PY_PACKAGE_DIR / "kernel" / name
+                       for name in ("layers.c", "network.c", "optimizer.c", "replay.c", "pqn_step.c"))
 KERNEL_ZIP_NAME = "robotrain/kernel/robotrain_simd.so"
 KERNEL_LLVM_MAJOR = 14
 KERNEL_TOOLS = {f"clang-{KERNEL_LLVM_MAJOR}": f"clang-{KERNEL_LLVM_MAJOR}", f"wasm-ld-{KERNEL_LLVM_MAJOR}": f"lld-{KERNEL_LLVM_MAJOR}"}
@@ -409,22 +411,27 @@ def wasm_imports_exports(data: bytes) -> tuple[list[tuple[str, str, int]], list[
     return imports, exports
 
 
-def build_kernel(source: Path = KERNEL_SOURCE) -> bytes:
-    """Compile the SIMD kernel into a Pyodide side module and return its bytes (checked: imports, exports)."""
+def build_kernel(*sources: Path) -> bytes:
+    """Compile the SIMD kernel's C files (default KERNEL_SOURCES) one by one, link them into one Pyodide side
+    module and return its bytes (checked: imports, exports). The same sources in the same order give the same
+    bytes."""
+    sources = sources or KERNEL_SOURCES
     ensure_debian_tools(KERNEL_TOOLS)
     clang, wasm_ld = (shutil.which(exe) for exe in KERNEL_TOOLS)
     with tempfile.TemporaryDirectory() as tmp:
-        obj, lib = Path(tmp) / "simd.o", Path(tmp) / "simd.so"
-        run_quietly([clang, "--target=wasm32-unknown-emscripten", "-O3", "-msimd128", "-fPIC", "-ffreestanding",
-                     "-fno-builtin", "-nostdlib", "-fvisibility=hidden", "-Wall", "-Werror", "-c", str(source),
-                     "-o", str(obj)], f"clang {source.name}")
-        run_quietly([wasm_ld, "--experimental-pic", "-shared", "--no-entry", "-o", str(lib), str(obj)],
-                    "wasm-ld simd.o")
+        objects = [Path(tmp) / f"{i}-{source.stem}.o" for i, source in enumerate(sources)]
+        for source, obj in zip(sources, objects):
+            run_quietly([clang, "--target=wasm32-unknown-emscripten", "-O3", "-msimd128", "-fPIC", "-ffreestanding",
+                         "-fno-builtin", "-nostdlib", "-fvisibility=hidden", "-Wall", "-Werror", "-c", str(source),
+                         "-o", str(obj)], f"clang {source.name}")
+        lib = Path(tmp) / "kernel.so"
+        run_quietly([wasm_ld, "--experimental-pic", "-shared", "--no-entry", "-o", str(lib), *map(str, objects)],
+                    f"wasm-ld {' '.join(obj.name for obj in objects)}")
         data = lib.read_bytes()
     imports, exports = wasm_imports_exports(data)
     unexpected = [f"{m}.{f}" for m, f, _ in imports if m != "env" or f not in KERNEL_ALLOWED_IMPORTS]
     if unexpected:
-        raise BuildError(f"the kernel imports {', '.join(unexpected)}: simd.c must not call outside functions")
+        raise BuildError(f"the kernel imports {', '.join(unexpected)}: its C must not call outside functions")
     missing = sorted(set(KERNEL_EXPORTS) - set(exports))
     if missing:
         raise BuildError(f"the kernel does not export {', '.join(missing)}")

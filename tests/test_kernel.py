@@ -1,6 +1,6 @@
 """The WebAssembly SIMD kernel (py/robotrain/kernel) against numpy, under Pyodide.
 
-The kernel runs only in Pyodide, so these tests build dist/ (build.py compiles the kernel from simd.c) and run
+The kernel runs only in Pyodide, so these tests build dist/ (build.py compiles the kernel from its C files) and run
 tests/pyodide/kernel_checks.py inside Pyodide under Node, loaded as the page loads it. That script measures;
 the tolerances are here. A run where the kernel did not load fails (no silent numpy fallback).
 """

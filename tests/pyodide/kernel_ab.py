@@ -1,13 +1,13 @@
-"""Two builds of the SIMD kernel timed side by side in one Pyodide process under Node: simd.c at a git revision
-against the working tree's (how docs/kernel.md's before/after figures of a kernel change were measured).
+"""Two builds of the SIMD kernel timed side by side in one Pyodide process under Node: its C files at a git
+revision against the working tree's (how docs/kernel.md's before/after figures of a kernel change were measured).
 
     .venv/bin/python tests/pyodide/kernel_ab.py REV
 
-Runs on the host: builds both sources (build.build_kernel), writes a script that carries both modules, loads
-each with ctypes.CDLL inside one interpreter (dist/ as the tests build it) and times the LayerNorm networks'
-backward and forward passes interleaved, 31 runs of 20 calls each, so both builds see the same load. Prints
-medians, whether the gradients agree bit for bit, and the load average. Both builds must share the working
-tree's C signatures (robotrain/kernel/__init__.py wraps both).
+Runs on the host: builds both (build.build_kernel; at REV, every .c file of py/robotrain/kernel/), writes a
+script that carries both modules, loads each with ctypes.CDLL inside one interpreter (dist/ as the tests build
+it) and times the LayerNorm networks' backward and forward passes interleaved, 31 runs of 20 calls each, so
+both builds see the same load. Prints medians, whether the gradients agree bit for bit, and the load average.
+Both builds must share the working tree's C signatures (robotrain/kernel/__init__.py wraps both).
 """
 
 import base64
@@ -64,12 +64,22 @@ for obs, hidden, actions, n in [(4, (64, 64), 2, 64), (4, (120, 84), 2, 128), (6
 '''
 
 
+def git(*args: str) -> str:
+    """A git command's output in this checkout."""
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def sources_at(rev: str, target: Path) -> list[Path]:
+    """The kernel's C files and headers at rev, written into target; returns the .c files (what build compiles)."""
+    for name in git("ls-tree", "--name-only", f"{rev}:py/robotrain/kernel").split():
+        if name.endswith((".c", ".h")):
+            (target / name).write_text(git("show", f"{rev}:py/robotrain/kernel/{name}"))
+    return sorted(target.glob("*.c"))
+
+
 def main(rev: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        before = Path(tmp) / "before.c"
-        before.write_text(subprocess.run(["git", "show", f"{rev}:py/robotrain/kernel/simd.c"], cwd=ROOT,
-                                         check=True, capture_output=True, text=True).stdout)
-        libs = {f"at {rev}": build.build_kernel(before), "working tree": build.build_kernel()}
+        libs = {f"at {rev}": build.build_kernel(*sources_at(rev, Path(tmp))), "working tree": build.build_kernel()}
         script = Path(tmp) / "ab.py"
         script.write_text(f"LIBS = {({k: base64.b64encode(v).decode() for k, v in libs.items()})!r}\n{TIMING}")
         dist = build.ensure_built()["dist"]

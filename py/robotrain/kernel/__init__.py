@@ -1,7 +1,7 @@
-"""The WebAssembly SIMD kernel for the Q-network (``simd.c`` beside this file), and the choice of path.
+"""The WebAssembly SIMD kernel for the Q-network (the C files beside this file), and the choice of path.
 
 In Pyodide, numpy has no BLAS and no SIMD: a learner update spends ~75% of its time in ``np.dot`` at ~2.5
-GFLOP/s. ``build.py`` compiles ``simd.c`` into a WebAssembly side module, ``robotrain_simd.so``, and ships it
+GFLOP/s. ``build.py`` compiles the C into a WebAssembly side module, ``robotrain_simd.so``, and ships it
 inside ``robotrain.zip`` next to this file; the page's loader (web/js/pyhost.js) hands it to Pyodide's dynamic
 linker before Python starts using it (a main thread may not compile a module over 4 KB synchronously, so
 ``ctypes.CDLL`` alone could not load it there).
@@ -165,7 +165,7 @@ class Kernel:
 
     def adam(self, params, grad, m, v, gscale: float, beta1: float, beta2: float, step_size: float, bc2: float,
              eps: float) -> None:
-        """One Adam step on flat float32 vectors of one length, in place (see ``rt_adam`` in simd.c)."""
+        """One Adam step on flat float32 vectors of one length, in place (see ``rt_adam`` in optimizer.c)."""
         n = _len1("params", params)
         # Plain Python floats: ctypes rounds them to float32 as np.float32() would, and eight np.float32 scalars
         # cost ~15 us a call in Pyodide (a fifth of a small network's update).
@@ -251,7 +251,7 @@ class NetworkKernel:
 
 
 class _PQNStepArgs(ctypes.Structure):
-    """``struct pqn_step`` in simd.c: what PQN's steps share (4-byte fields: pointers are 32 bits in wasm32)."""
+    """``struct pqn_step`` in pqn_step.c: what PQN's steps share (4-byte fields: pointers are 32 bits in wasm32)."""
 
     _fields_ = [("params", _P), ("sizes", _P), ("layers", _I), ("layer_norm", _I), ("count", _I), ("record", _I),
                 ("rows", _P), ("N", _I), ("width", _I), ("returns", _P), ("order", _P), ("grad", _P), ("m", _P),
@@ -259,7 +259,7 @@ class _PQNStepArgs(ctypes.Structure):
 
 
 class PQNStep:
-    """One PQN learner update in one C call (``rt_pqn_step`` in simd.c: gather the minibatch, forward, TD error
+    """One PQN learner update in one C call (``rt_pqn_step`` in pqn_step.c: gather the minibatch, forward, TD error
     against the Q(lambda) targets, MSE loss, backward, clipping factor, Adam). Done as separate calls with
     numpy's glue between them, a cartpole update (minibatch 32, 4-64-64-2) took ~140 us under Node, ~100 us of it
     around ~40 us of arithmetic; fused, ~50 us (docs/kernel.md).

@@ -3,11 +3,12 @@
     .venv/bin/python tests/bench/startup_ab.py --before COMMIT [--rounds 11] [--workers 2] [--browser chromium]
 
 Builds COMMIT's site (a temporary git worktree, its own build.py) and this checkout's, serves each on its own
-port, and loads `?env=cartpole&workers=N` in a fresh context of one browser, the two sites in alternating order
-each round, so that the machine's load hits both alike. Per load: the page's Python ready and the whole pool
-ready (`robotrain.stats().timings`, ms after navigation) and the bytes the page itself fetched (the encoded
-bodies of its navigation and resource timings; the workers' fetches are not in the page's timeline). Prints each
-load, then the medians and the load average.
+port, and loads `?env=cartpole&workers=N` in a fresh context of one browser (launched by tests/browser/engines.py,
+as the tests and the page benchmark launch it), the two sites in alternating order each round, so that the
+machine's load hits both alike. Per load: the page's Python ready and the whole pool ready
+(`robotrain.stats().timings`, ms after navigation) and the bytes the page itself fetched (the encoded bodies of
+its navigation and resource timings; the workers' fetches are not in the page's timeline). Prints each load,
+then the medians and the load average.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
-from tests.browser.engines import launch_args  # noqa: E402
+from tests.browser.engines import open_engine  # noqa: E402
 
 READY_S = 120  # a load whose pool is not ready by then is an error, s
 PAGE_BYTES = """performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
@@ -49,22 +50,21 @@ def serve(site: Path) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def load(browser, url: str) -> dict:
-    context = browser.new_context()
+def load(new_tab, url: str) -> dict:
+    tab = new_tab()  # a fresh context: nothing cached from the previous load
     try:
-        page = context.new_page()
-        page.goto(url)
+        tab.goto(url)
         deadline = time.monotonic() + READY_S
         # Polled, not wait_for_function: the page's policy refuses the string evaluation that one would need.
-        while not page.evaluate("Boolean(window.robotrain && robotrain.stats().timings.workers_ready_ms)"):
+        while not tab.evaluate("Boolean(window.robotrain && robotrain.stats().timings.workers_ready_ms)"):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url}: the pool was not ready within {READY_S} s")
             time.sleep(0.05)
-        t = page.evaluate("robotrain.stats().timings")
+        t = tab.evaluate("robotrain.stats().timings")
         return {"python_ready_ms": t["python_ready_ms"], "workers_ready_ms": t["workers_ready_ms"],
-                "page_bytes": page.evaluate(PAGE_BYTES)}
+                "page_bytes": tab.evaluate(PAGE_BYTES)}
     finally:
-        context.close()
+        tab.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="robotrain-startup-") as scratch:
         try:
@@ -83,13 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             urls = {name: serve(site) + f"?env=cartpole&workers={args.workers}" for name, site in sites.items()}
             rows: dict[str, list[dict]] = {name: [] for name in sites}
             print(f"load average at the start: {os.getloadavg()}", flush=True)
-            with sync_playwright() as p:
-                browser = getattr(p, args.browser).launch(**launch_args(args.browser))
+            with open_engine(args.browser) as (new_tab, _):
                 for round_ in range(args.rounds):
                     for name in (["before", "now"] if round_ % 2 == 0 else ["now", "before"]):
-                        rows[name].append(load(browser, urls[name]))
+                        rows[name].append(load(new_tab, urls[name]))
                         print(f"round {round_ + 1} {name}: {rows[name][-1]}", flush=True)
-                browser.close()
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(Path(scratch) / "before")], cwd=ROOT,
                            capture_output=True)

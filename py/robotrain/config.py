@@ -235,11 +235,11 @@ ENV_DEFAULTS: dict[str, dict] = {
 # are Double DQN's. docs/tuning.md has the measurements behind them.
 PQN_DEFAULTS: dict[str, dict] = {
     "cartpole": {"algorithm": "pqn", "total_timesteps": 200_000, "learning_rate": 5e-4, "end_learning_rate": 5e-5,
-                 "hidden_sizes": (64, 64), "num_envs": 32, "num_steps": 8, "num_minibatches": 8, "update_epochs": 8,
-                 "q_lambda": 0.65, "exploration_fraction": 0.2, "lanes": 8, "eval_interval": 5_000},
+                 "hidden_sizes": (64, 64), "num_envs": 64, "num_steps": 8, "num_minibatches": 8, "update_epochs": 8,
+                 "q_lambda": 0.65, "exploration_fraction": 0.1, "lanes": 8, "eval_interval": 5_000},
     "acrobot": {"algorithm": "pqn", "total_timesteps": 200_000, "learning_rate": 5e-4, "end_learning_rate": 5e-5,
-                "hidden_sizes": (64, 64), "num_envs": 32, "num_steps": 8, "num_minibatches": 8, "update_epochs": 8,
-                "q_lambda": 0.3, "exploration_fraction": 0.2, "lanes": 8, "eval_interval": 5_000},
+                "hidden_sizes": (64, 64), "num_envs": 64, "num_steps": 8, "num_minibatches": 8, "update_epochs": 8,
+                "q_lambda": 0.3, "exploration_fraction": 0.1, "lanes": 8, "eval_interval": 5_000},
     "balancebot": {"algorithm": "pqn", "total_timesteps": 3_000_000, "learning_rate": 5e-4, "end_learning_rate": 5e-5,
                    "gamma": 0.995, "hidden_sizes": (128, 128), "num_envs": 32, "num_steps": 32, "num_minibatches": 4,
                    "update_epochs": 4, "q_lambda": 0.9, "exploration_fraction": 0.1, "lanes": 8,

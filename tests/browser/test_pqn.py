@@ -15,11 +15,11 @@ def test_pqn_solves_cartpole_on_two_workers(page, page_log, base_url):
     wait_for(page, SOLVED, 180, "PQN to solve cartpole")
     s = stats(page)
     print(f"\n[pqn cartpole, 2 workers] {json.dumps({k: s.get(k) for k in ('env_steps', 'updates', 'solved', 'segments', 'state', 'error')})}")
-    assert s["config"]["algorithm"] == "pqn" and s["config"]["num_envs"] == 32
-    # Every segment (a lane group's lanes x num_steps; sync groups the 32 lanes one task per worker) ingested
+    assert s["config"]["algorithm"] == "pqn" and s["config"]["num_envs"] == 64
+    # Every segment (a lane group's lanes x num_steps; sync groups the 64 lanes one task per worker) ingested
     # exactly once; a rollout's updates come while the next one is played, so the last rollout's are still due.
     c, seg = s["config"], s["segments"]
-    assert seg["lanes"] == 16 and seg["ingested"] + seg["in_flight"] == seg["issued"]
+    assert seg["lanes"] == 32 and seg["ingested"] + seg["in_flight"] == seg["issued"]
     assert seg["ingested"] * seg["lanes"] * c["num_steps"] == s["env_steps"]
     per_rollout, rollouts = c["update_epochs"] * c["num_minibatches"], s["env_steps"] // (c["num_envs"] * c["num_steps"])
     assert (rollouts - 2) * per_rollout <= s["updates"] <= rollouts * per_rollout

@@ -275,10 +275,11 @@ def pqn_step_checks():
     minibatch, stepped by the separate calls from a copy of its state, must give the fused step's parameters bit for
     bit. Minibatches of 32 and 23 rows (not a multiple of the SIMD width), widths 7 and 33, 3 actions, and a
     max_grad_norm that clips."""
-    CASES = {  # name: obs_dim, actions, Config fields; cartpole's rollout is 32 lanes x 8 steps (256 rows)
-        "cartpole default, minibatch 32": (4, 2, {}),
-        "120-84, minibatch 23, clipped": (4, 2, {"hidden_sizes": (120, 84), "num_minibatches": 11, "max_grad_norm": 0.01}),
-        "5-7-33-3, minibatch 23": (5, 3, {"hidden_sizes": (7, 33), "num_minibatches": 11}),
+    CASES = {  # name: obs_dim, actions, Config fields; a rollout of 32 lanes x 8 steps (256 rows)
+        "cartpole network, minibatch 32": (4, 2, {"num_envs": 32}),
+        "120-84, minibatch 23, clipped": (4, 2, {"num_envs": 32, "hidden_sizes": (120, 84), "num_minibatches": 11,
+                                                 "max_grad_norm": 0.01}),
+        "5-7-33-3, minibatch 23": (5, 3, {"num_envs": 32, "hidden_sizes": (7, 33), "num_minibatches": 11}),
     }
 
     def rollout(c, obs_dim, actions):
@@ -331,7 +332,7 @@ def pqn_step_checks():
                                            and np.array_equal(grad, fast.grad))
         results[name] = out
 
-    c = Config.for_env("cartpole", algorithm="pqn", seed=3)
+    c = Config.for_env("cartpole", algorithm="pqn", seed=3, num_envs=32)  # 256 rows, minibatches of 32
     lr = learner(c, 4, 2, "auto")
     lr.update(0)
     step, rows, returns, order, before = lr.fused, lr.rows, lr.returns, lr.order, lr.q.params.copy()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(NODE is None and not os.environ.get("CI"), reaso
 def run_js(body: str):
     """Run `body` (an async function body with TaskSizer and the constants in scope) and return its JSON result."""
     script = (f"import * as S from {json.dumps((ROOT / 'web/js/sizing.js').as_uri())};\n"
-              "const { TaskSizer, TARGET_TASK_MS, MAX_LANES, MAX_EPISODES } = S;\n"
+              "const { TaskSizer, TARGET_TASK_MS, MAX_LANES, MAX_EPISODES, MIN_GROUP_LANES } = S;\n"
               f"const out = await (async () => {{ {body} }})();\n"
               "console.log(JSON.stringify(out));\n")
     done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
@@ -98,15 +98,19 @@ def test_a_learning_run_holds_a_task_to_what_the_learner_consumes_in_the_target_
 def test_pqn_groups_give_each_worker_one_task_unless_the_lanes_are_fixed():
     out = run_js("""
         const s = new TaskSizer({});
-        const counts = [1, 2, 3, 4, 12, 40];
+        const counts = [1, 2, 3, 4, 12];
         return {
-            adaptive: counts.map((n) => s.segmentLanes(32, n)),
+            small: counts.map((n) => s.segmentLanes(32, n)),
+            adaptive: counts.map((n) => s.segmentLanes(256, n)),
             wide: s.segmentLanes(256, 1),
+            min: MIN_GROUP_LANES,
             fixed: new TaskSizer({ lanes: 8 }).segmentLanes(32, 1),
             off: new TaskSizer({ adaptive: false }).segmentLanes(32, 2),
         };
     """)
-    # 32 environments: 1, 2, 4, 4, 16 and 32 groups (the fewest that give each of n workers a task)
-    assert out["adaptive"] == [32, 16, 8, 8, 2, 1]
+    # Groups of fewer than MIN_GROUP_LANES (32) lanes are mostly fixed cost: 32 environments stay one group.
+    assert out["min"] == 32 and out["small"] == [32, 32, 32, 32, 32]
+    # 256 environments: the fewest groups that give each of n workers one (4 for 3), never under 32 lanes.
+    assert out["adaptive"] == [64, 64, 64, 64, 32]
     assert out["wide"] == 64  # at most MAX_LANES lanes in one group
     assert out["fixed"] is None and out["off"] is None  # the user's lanes, or fixed sizing: the config's groups

@@ -18,12 +18,16 @@
 // Episodes depend only on their ids, so lanes never change results, only speed.
 //
 // PQN's sync rollout is num_envs lanes in groups, one task per group (robotrain.run.Run.regroup). A vector step
-// costs about the same for 8 lanes as for 32 (balancebot in Pyodide: ~0.7 ms, mostly per-step overhead), so
-// the sizer makes as few groups as give every worker one task: segmentLanes.
+// costs about a fixed part plus a part per lane (Pyodide, Node 20: cartpole 0.12 ms + 4.7 us per lane,
+// balancebot 0.4 ms + 4 us per lane), so a group of fewer than MIN_GROUP_LANES lanes is mostly fixed cost:
+// splitting it gains little wall time and spends cores that the learner's thread and the evaluations (which
+// play beside the batches on a worker of their own) need. segmentLanes gives each worker one group of at least
+// that many lanes.
 
 export const TARGET_TASK_MS = 100; // worker time of one async task, ms
 export const MAX_LANES = 64; // lanes beyond this gain little per env step and cost memory
 export const MAX_EPISODES = 256; // episodes in one async task, whatever the measurements say
+export const MIN_GROUP_LANES = 32; // PQN: sync mode splits a rollout into groups no smaller than this
 const SMOOTHING = 0.3; // weight of the newest sample in the moving averages (ms and env steps per episode)
 
 export class TaskSizer {
@@ -82,13 +86,14 @@ export class TaskSizer {
   }
 
   /**
-   * PQN: lanes per group when `numEnvs` environments are played by `actors` workers, one task each: the fewest
-   * groups (a divisor of numEnvs) that are at least `actors`, at most MAX_LANES lanes each. null when fixed (the
-   * config's lanes hold).
+   * PQN: lanes per group when `numEnvs` environments are played by `actors` workers: the fewest groups (a
+   * divisor of numEnvs) that give each worker one, unless that makes groups of fewer than MIN_GROUP_LANES
+   * lanes; at most MAX_LANES lanes each. null when fixed (the config's lanes hold).
    */
   segmentLanes(numEnvs, actors) {
     if (!this.adaptive || this.fixedLanes != null) return null;
-    for (let groups = Math.max(1, actors); groups <= numEnvs; groups += 1) {
+    const wanted = Math.max(1, Math.min(actors, Math.floor(numEnvs / MIN_GROUP_LANES)));
+    for (let groups = wanted; groups <= numEnvs; groups += 1) {
       if (numEnvs % groups === 0 && numEnvs / groups <= MAX_LANES) return numEnvs / groups;
     }
     return 1;

@@ -1,46 +1,38 @@
-// window.robotrain: what scripts and tests drive the page with.
+// window.robotrain: what scripts and tests drive the page with (the page's buttons call it too). Owns
+// app.pushes.
 import { returnData } from '../charts.js';
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createAPI(ctx) {
-  const { app, ui } = ctx;
+/**
+ * app: the page's state (app/state.js); ui: the page's controls; session, messages, persistence, undo, tabs,
+ * view: the parts in app/ of those names.
+ */
+export function createAPI({ app, ui, session, messages, persistence, undo, tabs, view }) {
   const api = {
     /** Start (or resume) training; while the page is still loading, training starts as soon as it can. */
     start() {
       if (app.inputErrors.size || app.loadError) return false;
-      if (!app.trainer) {
-        app.pendingStart = true;
-        return true;
-      }
-      if (app.trainer.state === 'error' || app.trainer.watchOnly || app.trainer.finished) return false;
-      app.trainer.start();
-      ctx.refreshButtons();
-      return true;
+      return session.start();
     },
     pause() {
-      app.pendingStart = false;
-      const wasRunning = app.trainer?.state === 'running';
-      app.trainer?.pause();
-      ctx.refreshButtons();
-      if (wasRunning) ctx.autosave('pause');
+      if (session.pause()) persistence.autosave('pause');
     },
     /**
      * Set up a fresh run with the same settings, paused; the replaced run is kept in memory for undo() until the
      * next fresh run (app/undo.js).
      */
     reset() {
-      app.pendingStart = false;
+      session.cancelStart();
       if (!app.core || app.inputErrors.size) return;
-      if (app.trainer) app.trainer.pause();
-      ctx.rebuild({ why: 'Reset' });
+      session.pause();
+      session.rebuild({ why: 'Reset' });
     },
     /** Make this tab the owner of the autosaved run (the tab that owned it pauses); resolves to true. */
     takeOver() {
-      return ctx.takeOver();
+      return tabs.takeOver();
     },
     /** Bring back the run the last fresh run replaced (the current one is kept in its place); false if none. */
     undo() {
-      return ctx.undo();
+      return undo.undo();
     },
     stats() {
       const base = app.trainer && !app.trainer.disposed ? app.trainer.stats() : {};
@@ -56,7 +48,7 @@ export function createAPI(ctx) {
         best_eval_return: null,
         config: null,
         ...base,
-        state: ctx.status(),
+        state: messages.status(),
         mode: app.settings.mode,
         fps: Math.round(app.fps * 10) / 10,
         workers: app.pool ? app.pool.describe() : [],
@@ -78,7 +70,7 @@ export function createAPI(ctx) {
         owns_autosave: app.ownsAutosave, // this tab owns the autosave slot (another tab may own it: app/tabs.js)
         other_tab: app.otherTab, // the owning tab's run, as it last said, while another tab owns the slot
         kept_run: app.kept ? { why: app.kept.why, label: app.kept.label } : null, // what undo() brings back
-        solved_summary: app.trainer ? ctx.solved() : null, // ui/solved.js: the words under the bars
+        solved_summary: app.trainer ? messages.solved() : null, // ui/solved.js: the words under the bars
         loaded_model: app.lastModel,
         theme: app.theme,
         chart_ms: Math.round(ui.charts.lastDrawMs * 10) / 10,
@@ -97,17 +89,17 @@ export function createAPI(ctx) {
     },
     /** Load a model file or run card given as text (what Load does with a file); {ok, error?}. */
     loadText(text, name = 'model.json') {
-      return ctx.loadBytes(new TextEncoder().encode(text), name);
+      return persistence.loadBytes(new TextEncoder().encode(text), name);
     },
     autosave() {
-      return ctx.autosave('script');
+      return persistence.autosave('script');
     },
     resume(yes = true) {
-      return ctx.answerResume(yes);
+      return persistence.answerResume(yes);
     },
-    shareLink: () => ctx.shareLink(),
+    shareLink: () => persistence.shareLink(),
     runCard() {
-      return app.trainer ? ctx.runCard() : null;
+      return app.trainer ? persistence.runCard() : null;
     },
     /** Greedy evaluation of the current weights on this run's evaluation seeds: {mean_return} or {error}. */
     evaluate() {
@@ -115,7 +107,7 @@ export function createAPI(ctx) {
       try {
         return { mean_return: app.trainer.evaluateNow() };
       } catch (error) {
-        return { error: ctx.cleanPythonError(error) };
+        return { error: persistence.cleanPythonError(error) };
       }
     },
     /** Test hook: a NaN in the learner's weights; the next learning slice rolls back and pauses. */
@@ -132,42 +124,13 @@ export function createAPI(ctx) {
         app.pushes += 1;
         return result;
       } catch (error) {
-        return { error: ctx.cleanPythonError(error) };
+        return { error: persistence.cleanPythonError(error) };
       }
     },
-    /** Replay a finished episode ('best' or an id among the last 1,000) in the view; {episode_id, length, return}. */
-    replay(id) {
-      const t = app.trainer;
-      const episode = t ? app.curves.findEpisode(id) : null;
-      if (!episode) return { error: `episode ${id} is not among the last 1,000 finished episodes` };
-      const r = t.view.replay(episode);
-      app.replay = { ...r, frame: 0, position: 0, playing: true };
-      ui.setViewMode(`replay of episode #${episode.id} (return ${episode.ret.toFixed(1)})`);
-      ui.setCaption(`Replay of training episode #${episode.id} (with exploration), re-simulated from its recorded actions; ${r.length} steps. “Back to live” returns to the greedy policy.`);
-      ui.showReplay(app.replay);
-      return { episode_id: episode.id, length: r.length, return: episode.ret, terminated: episode.terminated };
-    },
-    replaySeek(frame) {
-      const r = app.replay;
-      if (!r) return null;
-      r.frame = Math.max(0, Math.min(r.length, Math.round(frame)));
-      r.position = r.frame;
-      r.playing = false;
-      ui.showReplay(r);
-      return r.frame;
-    },
-    replayStop() {
-      app.replay = null;
-      ui.showReplay(null);
-      if (app.trainer) ui.setCaption(ctx.liveCaption());
-    },
-    /** What the view shows now: {mode: 'live' | 'replay', frame?, length?, state}. */
-    viewState() {
-      const r = app.replay;
-      if (r) return { mode: 'replay', frame: r.frame, length: r.length, episode_id: r.episode.id, state: Array.from(r.states.subarray(r.frame * r.dim, (r.frame + 1) * r.dim)) };
-      if (!app.trainer) return { mode: 'none', state: null };
-      return { mode: 'live', state: app.trainer.view.state(), info: app.trainer.view.info() };
-    },
+    replay: (id) => view.replay(id),
+    replaySeek: (frame) => view.replaySeek(frame),
+    replayStop: () => view.replayStop(),
+    viewState: () => view.viewState(),
     /** Time to build the return chart's data for n synthetic episodes, ms (the charts' downsampling). */
     benchCharts(n = 100000) {
       const episodes = [];

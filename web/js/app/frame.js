@@ -1,38 +1,43 @@
-// The frame loop: the live robot or a replay, counters, worker tiles, charts and memory, drawn per frame or
-// every few hundred ms; scalar curve samples go on while the tab is hidden.
+// The frame loop: the robot view (app/view.js), counters, worker tiles, charts and memory, drawn per frame or
+// every few hundred ms; scalar curve samples go on while the tab is hidden. Owns app.fps, app.framesDrawn and
+// app.memory.
 import { formatBytes } from '../ui/format.js';
 import { noteFrame } from '../schedule.js';
-import { legendOf } from '../draw.js';
 
 const STATS_EVERY_MS = 250;
 const CHART_EVERY_MS = 1000;
 const MEMORY_EVERY_MS = 2000;
 const UA_MEMORY_EVERY_MS = 20_000;
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createFrameLoop(ctx) {
-  const { app, ui } = ctx;
+/**
+ * app: the page's state (app/state.js); ui: the page's controls; view: app/view.js; stats():
+ * window.robotrain.stats(); showError({where, text}): app/messages.js.
+ */
+export function createFrameLoop({ app, ui, view, stats, showError }) {
+  const uaMemory = { bytes: null, at: 0, busy: false }; // the browser's last whole-page measurement
+  let tileBase = null; // worker id -> its episodes when the current run began (tiles count this run's)
+
   function updateMemory(now) {
     const page = app.pyodide?._module?.HEAPU8?.length ?? null;
     const workers = app.pool ? app.pool.heapBytes : 0;
     const canMeasure = globalThis.crossOriginIsolated === true && typeof performance.measureUserAgentSpecificMemory === 'function';
-    if (canMeasure && !app.uaMemory.busy && now - app.uaMemory.at > UA_MEMORY_EVERY_MS) {
-      app.uaMemory.busy = true;
-      app.uaMemory.at = now;
+    if (canMeasure && !uaMemory.busy && now - uaMemory.at > UA_MEMORY_EVERY_MS) {
+      uaMemory.busy = true;
+      uaMemory.at = now;
       performance.measureUserAgentSpecificMemory().then(
         (result) => {
-          app.uaMemory.bytes = result.bytes;
-          app.uaMemory.busy = false;
+          uaMemory.bytes = result.bytes;
+          uaMemory.busy = false;
         },
         () => {
-          app.uaMemory.busy = false;
+          uaMemory.busy = false;
         },
       );
     }
     const n = app.pool ? app.pool.size : 0;
-    if (app.uaMemory.bytes != null) {
-      app.memory = { source: 'measureUserAgentSpecificMemory', bytes: app.uaMemory.bytes, page_heap: page, workers_heap: workers };
-      ui.showMemory(`Memory: ${formatBytes(app.uaMemory.bytes)} for the whole page (measured by the browser); Python heaps ${formatBytes(page)} here + ${formatBytes(workers)} in ${n} workers.`);
+    if (uaMemory.bytes != null) {
+      app.memory = { source: 'measureUserAgentSpecificMemory', bytes: uaMemory.bytes, page_heap: page, workers_heap: workers };
+      ui.showMemory(`Memory: ${formatBytes(uaMemory.bytes)} for the whole page (measured by the browser); Python heaps ${formatBytes(page)} here + ${formatBytes(workers)} in ${n} workers.`);
     } else {
       app.memory = { source: 'python heaps', bytes: (page ?? 0) + workers, page_heap: page, workers_heap: workers };
       ui.showMemory(`Memory: ${formatBytes((page ?? 0) + workers)} of Python heaps (${formatBytes(page)} on the page + ${formatBytes(workers)} in ${n} workers).${canMeasure ? '' : ' The browser’s whole-page figure needs cross-origin isolation.'}`);
@@ -46,24 +51,6 @@ export function createFrameLoop(ctx) {
   let lastReplayList = 0;
   const frameTimes = [];
 
-  function drawView(dt) {
-    const t = app.trainer;
-    if (!t || t.disposed) return;
-    const r = app.replay;
-    if (r) {
-      if (r.playing) {
-        const rate = Math.min(60, Math.max(15, 1 / (t.drawSpec.tau_s ?? t.drawSpec.dt_s ?? 0.02)));
-        r.position = Math.min(r.length, r.position + dt * rate);
-        r.frame = Math.floor(r.position);
-        if (r.frame >= r.length) r.playing = false;
-      }
-      ui.drawRobot(Array.from(r.states.subarray(r.frame * r.dim, (r.frame + 1) * r.dim)), t.drawSpec);
-      ui.showReplay(r);
-      return;
-    }
-    ui.drawRobot(t.view.step(dt), t.drawSpec);
-  }
-
   function frame(now) {
     noteFrame(now); // yields between the trainer's slices wait for an overdue frame (schedule.js)
     const dt = Math.min(0.1, (now - lastFrame) / 1000);
@@ -73,11 +60,11 @@ export function createFrameLoop(ctx) {
     app.fps = frameTimes.length > 1 ? ((frameTimes.length - 1) * 1000) / (now - frameTimes[0]) : 0;
     try {
       if (document.visibilityState !== 'hidden') {
-        drawView(dt);
+        view.draw(dt);
         app.framesDrawn += 1;
         if (now - lastStats >= STATS_EVERY_MS) {
           lastStats = now;
-          const s = ctx.api.stats();
+          const s = stats();
           sampleSeries(s, now);
           ui.showStats(s);
           ui.showWorkers(tilesOfRun(), {
@@ -87,11 +74,11 @@ export function createFrameLoop(ctx) {
           });
           ui.setBudget(s);
           showLoading();
-          if (!app.replay) ui.setViewMode(app.trainer?.watchOnly ? 'greedy policy of a run card, 60 FPS' : 'greedy policy, 60 FPS');
+          if (!view.replaying()) ui.setViewMode(app.trainer?.watchOnly ? 'greedy policy of a run card, 60 FPS' : 'greedy policy, 60 FPS');
         }
         if (now - lastReplayList >= 5000 && document.activeElement?.id !== 'replay-pick') {
           lastReplayList = now;
-          ctx.refreshReplayList();
+          view.refreshReplayList();
         }
         if (now - lastMemory >= MEMORY_EVERY_MS) {
           lastMemory = now;
@@ -103,8 +90,7 @@ export function createFrameLoop(ctx) {
         }
       }
     } catch (error) {
-      app.trainerError = `Display error: ${error.message}`;
-      ctx.refreshMessage();
+      showError({ where: 'run', text: `Display error: ${error.message}` });
     }
     requestAnimationFrame(frame);
   }
@@ -118,17 +104,10 @@ export function createFrameLoop(ctx) {
     const running = app.trainer?.state === 'running';
     return app.pool.describe({ live: true }).map((w) => ({
       ...w,
-      episodes: Math.max(0, w.episodes - (app.tileBase?.get(w.id) ?? 0)),
+      episodes: Math.max(0, w.episodes - (tileBase?.get(w.id) ?? 0)),
       env_steps_per_s: running ? w.env_steps_per_s : null,
       state: running && w.state === 'idle' ? 'waiting' : w.state,
     }));
-  }
-
-  /** The caption under the live view: what is shown, what its marks mean, what a click does. */
-  function liveCaption() {
-    const t = app.trainer;
-    const what = t.watchOnly ? 'the run card’s greedy policy' : 'the current greedy policy (no exploration)';
-    return `${t.config.env_id}: ${what}, acting live. ${legendOf(t.drawSpec?.kind)} Click or drag on the robot to push it.`;
   }
 
   function sampleSeries(s, now = performance.now()) {
@@ -138,7 +117,7 @@ export function createFrameLoop(ctx) {
 
   // Series samples go on while the tab is hidden (requestAnimationFrame stops there).
   setInterval(() => {
-    if (document.visibilityState === 'hidden') sampleSeries(ctx.api.stats());
+    if (document.visibilityState === 'hidden') sampleSeries(stats());
   }, 1000);
 
   function showLoading() {
@@ -156,5 +135,25 @@ export function createFrameLoop(ctx) {
     if (ready === total) ui.setLoading(1, `Workers ready: ${ready} of ${total}.`);
     else ui.setLoading(0.5 + 0.5 * app.pool.progress, `Starting workers: ${ready} of ${total} ready…`);
   }
-  return { drawView, frame, liveCaption, sampleSeries, showLoading, updateMemory };
+  /** The session's 'pool': a worker id the pool no longer has counts from 0 if it comes back. */
+  function poolResized({ size }) {
+    for (const id of [...(tileBase?.keys() ?? [])]) if (id >= size) tileBase.delete(id);
+  }
+
+  /** The run is being replaced: its charts go with it. */
+  function runReplaced() {
+    ui.clearHistory();
+  }
+
+  /** A new run is set up: what each worker played before is the baseline of its tile. */
+  function runReady() {
+    tileBase = new Map((app.pool?.describe() ?? []).map((w) => [w.id, w.episodes]));
+  }
+
+  /** Draw from the next frame on, for the page's life. */
+  function start() {
+    requestAnimationFrame(frame);
+  }
+
+  return { poolResized, runReady, runReplaced, start };
 }

@@ -1,10 +1,12 @@
 // The page's message line, notices and buttons, from the page's state (app) and status; whether the current
-// run has learned (the solved line, its announcement, the end-of-run summary).
+// run has learned (the solved line, its announcement, the end-of-run summary); what the session's events say.
+// Owns app.loadError and app.trainerError.
 import { solvedSummary, solvedText, solvedAnnouncement, runSummaryText } from '../ui/solved.js';
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createMessages(ctx) {
-  const { app, ui } = ctx;
+/** app: the page's state (app/state.js); ui: the page's controls (ui.js). */
+export function createMessages({ app, ui }) {
+  let solvedAnnounced = false; // the current run's first solved evaluation was announced
+
   function status() {
     if (app.inputErrors.size) return 'invalid';
     if (app.loadError || app.trainerError) return 'error';
@@ -60,8 +62,8 @@ export function createMessages(ctx) {
   function evaluated() {
     const summary = solved();
     showSolved(summary);
-    if (!summary.solved || app.solvedAnnounced) return;
-    app.solvedAnnounced = true;
+    if (!summary.solved || solvedAnnounced) return;
+    solvedAnnounced = true;
     notice(solvedAnnouncement(summary, threshold(), app.trainer.config.env_id), 'success');
   }
 
@@ -77,5 +79,47 @@ export function createMessages(ctx) {
     const t = app.trainer;
     return runSummaryText(solved(), threshold(), { envSteps: t.counts.envSteps, seconds: t.trainingMs / 1000, budget: t.stopAt });
   }
-  return { evaluated, finishedText, notice, refreshButtons, refreshMessage, showSolved, solved, status };
+
+  /** The session's 'error': Python did not load ('load'), or the run or a worker failed ('run'). */
+  function showError({ where, text }) {
+    if (where === 'load') app.loadError = text;
+    else app.trainerError = text;
+    refreshMessage();
+  }
+
+  /** The run is being replaced: its notices (its end, a saved model) and its error are not the next run's. */
+  function runReplaced() {
+    ui.showNotice(null);
+    solvedAnnounced = false;
+    app.trainerError = null;
+  }
+
+  /** A new run is set up: a restored run that was solved is not announced again. */
+  function runReady() {
+    solvedAnnounced = solved().solved;
+    showSolved();
+    refreshMessage();
+  }
+
+  /** A worker was declared dead (recovered_ms null) or its slot is ready again. */
+  function workerFailed(record) {
+    const what = record.injected ? ` (injected ${record.injected})` : '';
+    if (record.recovered_ms === null) {
+      notice(`Worker ${record.worker} failed${what}: ${record.reason}. Its task runs again with the same episodes; a replacement is starting.`);
+    } else {
+      notice(`Worker ${record.worker} is back ${(record.recovered_ms / 1000).toFixed(1)} s after its failure${what}${record.replacement && record.replacement !== 'new worker' ? ' (a spare took over)' : ''}; nothing was lost.`);
+    }
+  }
+
+  function diverged(message) {
+    notice(`Training paused: the learner diverged (${message}). The last good weights are back; press Start to go on, or lower learning_rate.`, 'error');
+    refreshButtons();
+  }
+
+  function finished() {
+    notice(finishedText());
+    refreshButtons();
+  }
+
+  return { diverged, evaluated, finished, notice, refreshButtons, refreshMessage, runReady, runReplaced, showError, solved, status, workerFailed };
 }

@@ -1,15 +1,26 @@
-// Never lose work: model files, run cards, share links, the autosave and resuming it, the replay list.
+// Never lose work: model files, run cards, share links, the autosave (every minute while training, and when
+// asked) and resuming it. Owns app.autosave, app.offer and app.lastModel.
 import { formatBytes } from '../ui/format.js';
 import { pythonErrorMessage } from '../pyhost.js';
-import { toQuery, OWN_CONTROL_FIELDS } from '../params.js';
+import { toQuery } from '../params.js';
 import { saveRecord, loadRecord, deleteRecord, storageErrorMessage } from '../store.js';
 
 const MAX_MODEL_BYTES = 50 * 1024 * 1024;
 const CARD_FORMAT = 'robotrain-run-card';
+const AUTOSAVE_EVERY_MS = 60_000;
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createPersistence(ctx) {
-  const { app, ui } = ctx;
+/**
+ * app: the page's state (app/state.js); ui: the page's controls; session: app/session.js; messages:
+ * app/messages.js; settings: app/settings.js; ownsAutosave(): resolves to whether this tab owns the autosave
+ * slot (app/tabs.js); showLiveCaption(): app/view.js.
+ */
+export function createPersistence({ app, ui, session, messages, settings, ownsAutosave, showLiveCaption }) {
+  const { notice } = messages;
+  setInterval(() => {
+    const t = app.trainer;
+    if (t && t.state === 'running' && performance.now() - app.autosave.lastAttempt >= AUTOSAVE_EVERY_MS) autosave('every minute');
+  }, 5000);
+
   function download(name, text) {
     const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
     const a = document.createElement('a');
@@ -26,7 +37,7 @@ export function createPersistence(ctx) {
     const text = app.trainer.modelText();
     const s = app.trainer.stats();
     download(`robotrain-${s.config.env_id}-seed${s.config.seed}-${s.env_steps}steps.model.json`, text);
-    ctx.notice(`Saved the model (policy version ${s.policy_version}, ${s.env_steps.toLocaleString('en-US')} env steps).`);
+    notice(`Saved the model (policy version ${s.policy_version}, ${s.env_steps.toLocaleString('en-US')} env steps).`);
     return text;
   }
 
@@ -63,27 +74,8 @@ export function createPersistence(ctx) {
     if (!app.trainer) return null;
     const card = runCard();
     download(`robotrain-${card.env_id}-seed${card.seeds.run_seed}.runcard.json`, JSON.stringify(card));
-    ctx.notice('Exported the run card: another browser can load it (Load model / run card…) to watch this policy.');
+    notice('Exported the run card: another browser can load it (Load model / run card…) to watch this policy.');
     return card;
-  }
-
-  /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
-  function settingsFromConfig(config) {
-    const algorithm = config.algorithm ?? 'ddqn';
-    const defaults = JSON.parse(app.glue.env_defaults(config.env_id, algorithm));
-    const cfg = algorithm === 'ddqn' ? {} : { algorithm }; // the algorithm picks the defaults the rest is read against
-    for (const [name, value] of Object.entries(config)) {
-      if (name in OWN_CONTROL_FIELDS) continue;
-      if (JSON.stringify(value) !== JSON.stringify(defaults[name])) cfg[name] = value;
-    }
-    return {
-      ...app.settings,
-      env: config.env_id,
-      seed: config.seed,
-      lanes: config.lanes === defaults.lanes ? null : config.lanes,
-      batch: config.batch_episodes === defaults.batch_episodes ? null : config.batch_episodes,
-      cfg,
-    };
   }
 
   function cleanPythonError(error) {
@@ -93,7 +85,7 @@ export function createPersistence(ctx) {
   async function loadFile(file) {
     if (file.size > MAX_MODEL_BYTES) {
       const message = `model file is ${(file.size / 2 ** 20).toFixed(1)} MB; the limit is 50 MB`;
-      ctx.notice(`Could not load "${file.name}": ${message}. The current run is untouched.`, 'error');
+      notice(`Could not load "${file.name}": ${message}. The current run is untouched.`, 'error');
       return { ok: false, error: message };
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
@@ -105,7 +97,7 @@ export function createPersistence(ctx) {
     if (!app.glue || !app.trainer) return { ok: false, error: 'the page is still loading' };
     if (bytes.length > MAX_MODEL_BYTES) {
       const message = `model file is ${(bytes.length / 2 ** 20).toFixed(1)} MB; the limit is 50 MB`;
-      ctx.notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');
+      notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');
       return { ok: false, error: message };
     }
     let card = null;
@@ -121,32 +113,25 @@ export function createPersistence(ctx) {
       facts = JSON.parse(app.glue.load_model(card ? card.model : bytes, card ? '' : app.trainer.config.env_id));
     } catch (error) {
       const message = cleanPythonError(error);
-      ctx.notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');
+      notice(`Could not load "${name}": ${message}. The current run is untouched.`, 'error');
       return { ok: false, error: message };
     }
-    app.trainer.pause();
-    app.pendingStart = false;
-    app.settings = settingsFromConfig(facts.config);
-    app.inputErrors.clear();
-    if (app.settings.env !== app.trainer.config.env_id || facts.config.algorithm !== app.trainer.config.algorithm) {
-      ctx.refreshSpecs();
-    }
-    ctx.updateURL();
-    ui.showSettings(app.settings);
-    ctx.rebuild({ why: `Loaded "${name}"` });
+    session.pause();
+    settings.adoptConfig(facts.config);
+    session.rebuild({ why: `Loaded "${name}"` });
     if (!app.trainer) return { ok: false, error: app.trainerError };
     app.trainer.applyLoadedModel();
     app.lastModel = { name, policy_version: facts.policy_version, env_steps: facts.env_steps, card: Boolean(card) };
     if (card) {
       app.trainer.setWatchOnly();
-      ui.setCaption(ctx.liveCaption());
+      showLiveCaption();
       if (card.curves) app.curves.load(card.curves);
-      ctx.notice(`Watching the policy of run card "${name}" (${facts.env_id}, ${facts.env_steps.toLocaleString('en-US')} env steps of training); no training runs. Reset to train a fresh run.`);
+      notice(`Watching the policy of run card "${name}" (${facts.env_id}, ${facts.env_steps.toLocaleString('en-US')} env steps of training); no training runs. Reset to train a fresh run.`);
     } else {
       // The weights come with no replay buffer, optimizer or counters: the page's counters start a new run.
-      ctx.notice(`Loaded "${name}": a ${facts.env_id} policy trained elsewhere to version ${facts.policy_version} over ${facts.env_steps.toLocaleString('en-US')} env steps. Its weights start a new run here (the counters, epsilon and the curves begin again). Watch it live, or Start to train on from these weights.`);
+      notice(`Loaded "${name}": a ${facts.env_id} policy trained elsewhere to version ${facts.policy_version} over ${facts.env_steps.toLocaleString('en-US')} env steps. Its weights start a new run here (the counters, epsilon and the curves begin again). Watch it live, or Start to train on from these weights.`);
     }
-    ctx.refreshMessage();
+    messages.refreshMessage();
     return { ok: true, ...facts, card: Boolean(card) };
   }
 
@@ -164,15 +149,15 @@ export function createPersistence(ctx) {
     if (!url) return;
     ui.showShareLink(url);
     navigator.clipboard?.writeText(url).then(
-      () => ctx.notice('Share link copied: it holds the whole configuration and seed, and starts the same run when opened.'),
-      () => ctx.notice('Share link below: it holds the whole configuration and seed, and starts the same run when opened.'),
+      () => notice('Share link copied: it holds the whole configuration and seed, and starts the same run when opened.'),
+      () => notice('Share link below: it holds the whole configuration and seed, and starts the same run when opened.'),
     );
   }
 
   async function autosave(reason) {
     const t = app.trainer;
     if (!t || t.disposed || t.watchOnly || app.autosave.busy || t.counts.episodes === 0) return { ok: false, skipped: true };
-    if (app.ownsAutosave !== true && !(await ctx.ownsAutosave())) {
+    if (app.ownsAutosave !== true && !(await ownsAutosave())) {
       return { ok: false, skipped: true, reason: 'another tab owns the autosave' };
     }
     if (t.disposed || app.autosave.busy) return { ok: false, skipped: true }; // changed while the lock was asked
@@ -190,7 +175,7 @@ export function createPersistence(ctx) {
       return { ok: true, bytes: snap.run.length };
     } catch (error) {
       app.autosave.last_error = storageErrorMessage(error);
-      ctx.notice(app.autosave.last_error, 'error');
+      notice(app.autosave.last_error, 'error');
       ui.setAutosaveStatus('Autosave failed.');
       return { ok: false, error: app.autosave.last_error };
     } finally {
@@ -199,7 +184,7 @@ export function createPersistence(ctx) {
   }
 
   async function offerResume() {
-    if (!(await ctx.ownsAutosave())) return; // the run is live in another tab (app/tabs.js)
+    if (!(await ownsAutosave())) return; // the run is live in another tab (app/tabs.js)
     let record = null;
     try {
       record = await loadRecord();
@@ -223,16 +208,11 @@ export function createPersistence(ctx) {
       deleteRecord().catch(() => {});
       return false;
     }
-    app.trainer?.pause();
-    app.pendingStart = false;
-    ctx.applySettings(record.settings);
-    ctx.rebuild({ restore: record, why: 'Resumed the autosaved run' });
-    if (app.trainer) ctx.notice(`Resumed the autosaved run: ${record.counts.episodes.toLocaleString('en-US')} episodes, ${record.counts.env_steps.toLocaleString('en-US')} env steps. Start to go on.`);
+    session.pause();
+    settings.applySettings(record.settings);
+    session.rebuild({ restore: record, why: 'Resumed the autosaved run' });
+    if (app.trainer) notice(`Resumed the autosaved run: ${record.counts.episodes.toLocaleString('en-US')} episodes, ${record.counts.env_steps.toLocaleString('en-US')} env steps. Start to go on.`);
     return Boolean(app.trainer);
   }
-
-  function refreshReplayList() {
-    ui.setReplayList(app.curves.best, app.curves.recent);
-  }
-  return { answerResume, autosave, cleanPythonError, download, downloadCard, downloadModel, loadBytes, loadFile, offerResume, refreshReplayList, runCard, settingsFromConfig, shareLink, showShare };
+  return { answerResume, autosave, cleanPythonError, downloadCard, downloadModel, loadBytes, loadFile, offerResume, runCard, shareLink, showShare };
 }

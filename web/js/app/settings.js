@@ -1,14 +1,52 @@
 // Settings typed in the controls or given in the URL: checked (inline, naming the field), applied, mirrored in
-// the URL. An applied change calls ctx.boot or ctx.rebuild.
-import { autoWorkerCount } from '../pool/limits.js';
-import { parseSetting, parseField, checkWithCore, toQuery, fieldText, fieldLabel, OWN_CONTROL_FIELDS } from '../params.js';
+// the URL. An applied change rebuilds the session's run, or changes it in place. Owns app.settings, the input
+// errors and app.core (what Python says the robots and fields are).
+import { autoWorkerCount, MAX_WORKERS } from '../pool/limits.js';
+import { parseURL, parseSetting, parseField, checkWithCore, toQuery, fieldText, fieldLabel, faultsOf, OWN_CONTROL_FIELDS } from '../params.js';
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createSettings(ctx) {
-  const { app, ui } = ctx;
-  function workerCount(settings) {
-    if (settings.mode === 'main') return 0;
-    return settings.workers === 'auto' ? autoWorkerCount() : settings.workers;
+/**
+ * app: the page's state (app/state.js); ui: the page's controls; session: app/session.js; messages:
+ * app/messages.js; continueInMode(mode): carry the current run on under another mode (app/undo.js), false if
+ * it cannot.
+ */
+export function createSettings({ app, ui, session, messages, continueInMode }) {
+  /** Start-up: the settings, notes and errors of the page's URL, shown in the controls. */
+  function readURL() {
+    const { settings, errors, notes, cfgRaw } = parseURL(location.search);
+    app.settings = settings;
+    app.notes = notes;
+    app.cfgRaw = cfgRaw;
+    if (location.protocol === 'file:') {
+      // What a page opened from disk does differently (README, "Download, unzip, double-click").
+      app.notes.push('Opened from disk: training, models and autosave work as on a server; a share link names this file, so it opens the run on this computer only (send a run card to share it), and weights reach the workers as copies (no cross-origin isolation without a server).');
+    }
+    const faults = faultsOf(settings);
+    if (faults) {
+      app.notes.push(`Fault injection is on: each task attempt crashes its worker with probability ${faults.crash}, hangs it with ${faults.hang}, runs 10x slower with ${faults.slow} (fault_seed ${faults.seed}). Spare workers (two, one more per 4 workers) start first, so a failed worker is replaced at once.`);
+    }
+    ui.setChoices({ envNames: [settings.env], maxWorkers: MAX_WORKERS, autoWorkers: autoWorkerCount() });
+    ui.showSettings(settings);
+    for (const error of errors) {
+      app.inputErrors.set(error.param, error.message);
+      ui.markInvalid(error.param, true);
+    }
+  }
+
+  /** Python is ready: the robots and fields it knows, and what only it can check of the URL. */
+  function coreReady() {
+    app.core = { envNames: JSON.parse(app.glue.env_names()), specs: [], defaults: {} };
+    ui.setChoices({ envNames: app.core.envNames });
+    refreshSpecs();
+    for (const problem of coreErrors(app.settings, 'URL parameter')) {
+      app.inputErrors.set(problem.param, problem.message);
+      ui.markInvalid(problem.param, true);
+    }
+    adoptURLFields();
+    if (app.settings.cfg.algorithm) refreshSpecs(); // ?algorithm=: that algorithm's defaults and fields
+    pythonCheck();
+    ui.showSettings(app.settings);
+    for (const param of app.inputErrors.keys()) ui.markInvalid(param, true);
+    messages.refreshMessage();
   }
 
   function coreErrors(settings, source) {
@@ -52,15 +90,12 @@ export function createSettings(ctx) {
     ui.setFieldError(name, error ? error.message : null);
     if (error) {
       app.inputErrors.set(name, `${labelOf(name)}: ${error.message}`);
-      if (!typing) {
-        app.trainer?.pause();
-        app.pendingStart = false;
-      }
-      ctx.refreshMessage();
+      if (!typing) session.pause();
+      messages.refreshMessage();
       return;
     }
     if (typing) {
-      ctx.refreshMessage();
+      messages.refreshMessage();
       return;
     }
     app.settings = { ...app.settings, [name]: value };
@@ -74,29 +109,24 @@ export function createSettings(ctx) {
     updateURL();
     ui.showSettings(app.settings);
     for (const param of app.inputErrors.keys()) ui.markInvalid(param, true);
-    ctx.refreshMessage();
+    messages.refreshMessage();
     if (app.inputErrors.size) {
-      app.trainer?.pause();
+      session.pauseRun();
       return;
     }
-    if (!app.core) {
-      ctx.boot();
-      return;
-    }
+    if (!app.core) return; // Python is still loading: it applies the settings as they are when it is ready
     if (name === 'workers' && resizesInPlace()) {
       // The run goes on: episodes depend only on their ids and the weights, so the pool may grow or shrink
       // under it (a removed worker's task runs again elsewhere with the same ids); a sync curve is the same.
-      const count = workerCount(app.settings);
-      ctx.ensurePool(count);
-      for (const id of [...(app.tileBase?.keys() ?? [])]) if (id >= count) app.tileBase.delete(id); // a re-added id starts at 0
+      const count = session.fitPool();
       app.runSettings = app.settings;
-      ctx.notice(`Now ${count} worker${count === 1 ? '' : 's'}; the run goes on where it was.`);
-      ctx.refreshButtons();
+      messages.notice(`Now ${count} worker${count === 1 ? '' : 's'}; the run goes on where it was.`);
+      messages.refreshButtons();
       return;
     }
     // Sync, async and main mode share the run (Run.to_bytes): it goes on under the new mode's schedule.
-    if (name === 'mode' && hasProgress() && ctx.continueInMode(value)) return;
-    ctx.rebuild({ why: `${labelOf(name)} changed to ${value}` });
+    if (name === 'mode' && hasProgress() && continueInMode(value)) return;
+    session.rebuild({ why: `${labelOf(name)} changed to ${value}` });
   }
 
   /** The current run has trained (something to keep or continue) and is healthy. */
@@ -108,7 +138,7 @@ export function createSettings(ctx) {
   /** A worker-count change can resize the pool under the current run (both have workers, the run is healthy). */
   function resizesInPlace() {
     const t = app.trainer;
-    return Boolean(t && app.pool && !t.disposed && t.state !== 'error' && workerCount(app.settings) > 0);
+    return Boolean(t && app.pool && !t.disposed && t.state !== 'error' && session.workerCount() > 0);
   }
 
   /** A hyperparameter typed in the form: checked while typing (blocks Start), applied on change. */
@@ -121,12 +151,12 @@ export function createSettings(ctx) {
     ui.setFieldError(name, error ?? null);
     if (error) {
       app.inputErrors.set(key, `${fieldLabel(name)}: ${error}`);
-      if (final) app.trainer?.pause();
-      ctx.refreshMessage();
+      if (final) session.pauseRun();
+      messages.refreshMessage();
       return;
     }
     if (!final) {
-      ctx.refreshMessage();
+      messages.refreshMessage();
       return;
     }
     const cfg = { ...app.settings.cfg };
@@ -136,9 +166,9 @@ export function createSettings(ctx) {
     app.settings = { ...app.settings, cfg };
     const ok = pythonCheck();
     updateURL();
-    ctx.refreshMessage();
+    messages.refreshMessage();
     if (!ok || app.inputErrors.size) {
-      app.trainer?.pause();
+      session.pauseRun();
       return;
     }
     if (name === 'total_timesteps' && hasProgress()) {
@@ -147,7 +177,7 @@ export function createSettings(ctx) {
     }
     const why = `${name} changed to ${fieldText(value ?? app.core.defaults[name])}`;
     if (name === 'algorithm') refreshSpecs(); // the other algorithm's fields and defaults
-    ctx.rebuild({ why });
+    session.rebuild({ why });
   }
 
   /**
@@ -165,10 +195,10 @@ export function createSettings(ctx) {
     const steps = t.counts.envSteps.toLocaleString('en-US');
     const text = `Step budget now ${budget.toLocaleString('en-US')} env steps for this run (${steps} done).`;
     const schedules = ` Epsilon and the learning rate keep the schedule of the budget the run started with (${t.config.total_timesteps.toLocaleString('en-US')}).`;
-    if (t.finished) ctx.notice(`${text} That is reached already, so the run stays finished.`);
-    else if (wasFinished || t.state !== 'running') ctx.notice(`${text} Press Start to go on from here.${schedules}`);
-    else ctx.notice(`${text} Training goes on.${schedules}`);
-    ctx.refreshButtons();
+    if (t.finished) messages.notice(`${text} That is reached already, so the run stays finished.`);
+    else if (wasFinished || t.state !== 'running') messages.notice(`${text} Press Start to go on from here.${schedules}`);
+    else messages.notice(`${text} Training goes on.${schedules}`);
+    messages.refreshButtons();
   }
 
   /** Field specs and defaults for the current env (the form's placeholders and limits). */
@@ -205,5 +235,49 @@ export function createSettings(ctx) {
     ui.showFields(app.settings.cfg, app.core.defaults);
     for (const [name, raw] of Object.entries(badText)) ui.setFieldText(name, raw);
   }
-  return { adoptURLFields, changeField, changeSetting, coreErrors, labelOf, pythonCheck, refreshSpecs, specOf, updateURL, workerCount };
+
+  /** Replace the settings with a kept or autosaved run's (its robot's fields, the URL, the controls follow). */
+  function applySettings(settings) {
+    app.settings = { ...app.settings, ...settings, cfg: { ...(settings.cfg ?? {}) }, autostart: false };
+    app.inputErrors.clear();
+    refreshSpecs();
+    updateURL();
+    ui.showSettings(app.settings);
+  }
+
+  /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
+  function settingsFromConfig(config) {
+    const algorithm = config.algorithm ?? 'ddqn';
+    const defaults = JSON.parse(app.glue.env_defaults(config.env_id, algorithm));
+    const cfg = algorithm === 'ddqn' ? {} : { algorithm }; // the algorithm picks the defaults the rest is read against
+    for (const [name, value] of Object.entries(config)) {
+      if (name in OWN_CONTROL_FIELDS) continue;
+      if (JSON.stringify(value) !== JSON.stringify(defaults[name])) cfg[name] = value;
+    }
+    return {
+      ...app.settings,
+      env: config.env_id,
+      seed: config.seed,
+      lanes: config.lanes === defaults.lanes ? null : config.lanes,
+      batch: config.batch_episodes === defaults.batch_episodes ? null : config.batch_episodes,
+      cfg,
+    };
+  }
+
+  /** The Config (a dict) of a loaded model or run card becomes the settings (this page's mode and workers stay). */
+  function adoptConfig(config) {
+    const t = app.trainer;
+    app.settings = settingsFromConfig(config);
+    app.inputErrors.clear();
+    if (app.settings.env !== t.config.env_id || config.algorithm !== t.config.algorithm) refreshSpecs();
+    updateURL();
+    ui.showSettings(app.settings);
+  }
+
+  /** A new run is set up: the form shows its fields. */
+  function showFields() {
+    ui.showFields(app.settings.cfg, app.core.defaults);
+  }
+
+  return { adoptConfig, applySettings, changeField, changeSetting, coreReady, readURL, showFields };
 }

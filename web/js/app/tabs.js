@@ -3,15 +3,17 @@
 // Lock for as long as it lives; another tab of the page sees the lock taken, does not offer to resume the run
 // nor autosave, and offers to take it over (the lock is stolen: the first tab pauses and stops autosaving).
 // Meanwhile it watches the run: the owner says how its run stands on a BroadcastChannel every STATUS_EVERY_MS,
-// and the other tabs show that beside their offer.
+// and the other tabs show that beside their offer. Owns app.ownsAutosave and app.otherTab.
 const LOCK = 'robotrain-autosave';
 const STATUS_EVERY_MS = 2000;
 const NOT_OWNER = 'This page is open in another tab, which owns the autosaved run: this tab does not offer to resume it and does not autosave (so two tabs never write one run). Take over to make this tab the one.';
 const TAKEN = 'Another tab of this page took over the autosaved run: training here is paused and this tab no longer autosaves. Take over to make this tab the one again.';
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createTabs(ctx) {
-  const { app, ui } = ctx;
+/**
+ * app: the page's state (app/state.js); ui: the page's controls; session: app/session.js; refreshButtons():
+ * app/messages.js; offerResume(): offer the autosaved run (app/persistence.js); stats(): window.robotrain.stats().
+ */
+export function createTabs({ app, ui, session, refreshButtons, offerResume, stats }) {
   let decided = null; // resolves to true (this tab owns the slot) or false
   let notice = null; // the banner's sentence while another tab owns the slot
   const channel = globalThis.BroadcastChannel ? new BroadcastChannel(LOCK) : null;
@@ -22,7 +24,7 @@ export function createTabs(ctx) {
       if (notice) show(notice);
     };
     setInterval(() => {
-      if (app.ownsAutosave) channel.postMessage({ status: statusLine(ctx.api.stats()) });
+      if (app.ownsAutosave) channel.postMessage({ status: statusLine(stats()) });
     }, STATUS_EVERY_MS);
   }
 
@@ -65,17 +67,16 @@ export function createTabs(ctx) {
     if (owner) {
       show(null);
       app.otherTab = null;
-      await ctx.offerResume();
+      await offerResume();
     }
     return owner;
   }
 
   function lostToAnotherTab() {
     app.ownsAutosave = false;
-    app.pendingStart = false;
-    app.trainer?.pause();
+    session.pause();
     show(TAKEN);
-    ctx.refreshButtons();
+    refreshButtons();
   }
 
   return { ownsAutosave, takeOver };

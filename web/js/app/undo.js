@@ -3,13 +3,14 @@
 // replaced run in memory until the next replacement, and the bar above the controls offers Undo. A mode change
 // continues the run under the new schedule; the worker count and the step budget change it in place.
 // A kept run is what autosave writes (Run.to_bytes, the curves, the settings it ran with), so Undo restores it
-// exactly as resuming after a reload does.
+// exactly as resuming after a reload does. Owns app.kept.
 import { integer } from '../ui/format.js';
 
-/** ctx: {app, ui, ...} (main.js wires the page's parts into it); returns this part's functions. */
-export function createUndo(ctx) {
-  const { app, ui } = ctx;
-
+/**
+ * app: the page's state (app/state.js); ui: the page's controls; session: app/session.js; notice(text, kind):
+ * app/messages.js; applySettings(settings): app/settings.js.
+ */
+export function createUndo({ app, ui, session, notice, applySettings }) {
   /** The current run as a restorable record (autosave's shape), or null when there is nothing worth keeping. */
   function recordOfRun() {
     const t = app.trainer;
@@ -21,13 +22,17 @@ export function createUndo(ctx) {
     return { record, label };
   }
 
-  /** Before a fresh run replaces the current one (`why`: what replaced it): keep the current one for Undo. */
-  function keepForUndo(why) {
+  /**
+   * The session's 'replacing': a fresh run replaces the current one (`why`: what replaced it; null: the same run
+   * goes on in a new trainer), so the current one is kept for Undo.
+   */
+  function keepForUndo({ why }) {
+    if (!why) return;
     let kept = null;
     try {
       kept = recordOfRun();
     } catch (error) {
-      ctx.notice(`The replaced run could not be kept for Undo: ${error.message}`, 'error');
+      notice(`The replaced run could not be kept for Undo: ${error.message}`, 'error');
     }
     if (!kept) return;
     app.kept = { ...kept, why };
@@ -40,11 +45,10 @@ export function createUndo(ctx) {
     if (!kept || !app.core) return false;
     app.kept = null;
     ui.showUndo(null);
-    app.trainer?.pause();
-    app.pendingStart = false;
+    session.pause();
     applySettings(kept.record.settings);
-    ctx.rebuild({ restore: kept.record, why: 'Undo' });
-    if (app.trainer) ctx.notice(`Back to the previous run (${kept.label}); press Start to go on.`);
+    session.rebuild({ restore: kept.record, why: 'Undo' });
+    if (app.trainer) notice(`Back to the previous run (${kept.label}); press Start to go on.`);
     return Boolean(app.trainer);
   }
 
@@ -64,26 +68,18 @@ export function createUndo(ctx) {
       return false; // no snapshot of this run: the caller starts a fresh one (and offers Undo if it can)
     }
     if (!kept) return false;
-    app.trainer.pause();
-    ctx.rebuild({ restore: { ...kept.record, settings: app.settings }, why: null });
+    session.pauseRun();
+    session.rebuild({ restore: { ...kept.record, settings: app.settings }, why: null });
     if (!app.trainer) {
       // The run could not be set up in the new mode: it is kept, so Undo brings it back in its old mode.
       app.kept = { ...kept, why: `Mode changed to ${mode}` };
       ui.showUndo(`Mode changed to ${mode}, but this run could not continue in it (see the message). The run (${kept.label}) is kept in memory.`);
       return true;
     }
-    if (wasRunning && !app.trainer.finished) app.trainer.start();
-    ctx.notice(`Now in ${mode} mode; the run goes on where it was (${integer(app.trainer.counts.envSteps)} env steps).`);
+    if (wasRunning) session.start(); // unless the run is finished
+    notice(`Now in ${mode} mode; the run goes on where it was (${integer(app.trainer.counts.envSteps)} env steps).`);
     return true;
   }
 
-  function applySettings(settings) {
-    app.settings = { ...app.settings, ...settings, cfg: { ...(settings.cfg ?? {}) }, autostart: false };
-    app.inputErrors.clear();
-    ctx.refreshSpecs();
-    ctx.updateURL();
-    ui.showSettings(app.settings);
-  }
-
-  return { applySettings, continueInMode, forgetKept, keepForUndo, undo };
+  return { continueInMode, forgetKept, keepForUndo, undo };
 }

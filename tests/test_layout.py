@@ -84,3 +84,11 @@ def test_no_javascript_file_over_400_lines():
     sizes = {path.relative_to(WEB_JS).as_posix(): len(path.read_text().splitlines()) for path in WEB_JS.rglob("*.js")}
     assert len(sizes) > 20  # the walk is real
     assert {name: n for name, n in sizes.items() if n > 400} == {}
+
+
+def test_page_parts_do_not_import_each_other():
+    """main.js wires the page's parts (web/js/app/), giving each the parts and callbacks it uses; none imports another."""
+    graph = js_graph()
+    parts = {name for name in graph if name.startswith("app/")}
+    assert {"app/session.js", "app/settings.js", "app/api.js"} <= parts and parts <= graph["main.js"]  # the walk is real
+    assert {name: sorted(graph[name] & parts) for name in parts if graph[name] & parts} == {}

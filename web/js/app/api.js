@@ -127,6 +127,8 @@ export function createAPI({ app, ui, session, messages, persistence, undo, tabs,
         return { error: persistence.cleanPythonError(error) };
       }
     },
+    // The robot view (app/view.js): replay a finished episode ('best' or an id among the last 1,000), move
+    // through it, back to live; what the view shows now.
     replay: (id) => view.replay(id),
     replaySeek: (frame) => view.replaySeek(frame),
     replayStop: () => view.replayStop(),

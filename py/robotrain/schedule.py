@@ -13,8 +13,9 @@ the page reads as they are:
     {"op": "evaluate", "task": t, "version": v}   play the greedy task t with the published weights (version v)
                                               and ``Run.ingest_eval`` the result as soon as it arrives; sync
                                               mode's next ``await_evaluation`` takes it at the latest
-    {"op": "await_evaluation"}                sync: wait for the evaluation in flight and ``Run.ingest_eval`` it
-                                              (the next one is due; a host that drains does this at the end)
+    {"op": "await_evaluation"}                sync: wait for the evaluation in flight, if any, and
+                                              ``Run.ingest_eval`` it (the next one is due; a host that drains
+                                              does this at the end)
 
 A host asks for the next command only after it has carried out the previous one (for ``play``: handed the
 tasks to its actors; for ``evaluate`` in async mode: started it), so the schedule reads the state those
@@ -113,9 +114,12 @@ class Schedule:
 
     def evaluation(self):
         """The due evaluation, with the published weights (none if it is not due; async: none while one is
-        pending either). Sync: a pending evaluation is awaited first, so no evaluation point moves."""
+        pending either). Sync: the one before it is awaited first, so no evaluation point moves; the await
+        comes whether or not that one is still in flight (it depends only on the run), so every host's
+        commands are the same."""
         run = self.run
-        if self.mode == "sync" and run.pending_eval_step is not None and run.env_steps >= run.next_eval_at:
+        if (self.mode == "sync" and run.env_steps >= run.next_eval_at
+                and (run.pending_eval_step is not None or run.evals)):
             yield {"op": "await_evaluation"}
         if self.run.eval_due():
             task = self.run.plan_eval()

@@ -19,8 +19,9 @@ from test_schedule import PUBLISH_STEPS, check_rules, publish_config
 SHORT_STEPS = 5_000
 # Four tasks per synchronous batch, so two actors really share every batch.
 SHORT = {"seed": 3, "batch_episodes": 16, "episodes_per_task": 4, "eval_interval": 1_000}
-# Double DQN's default cartpole config with this seed solves at 22,519 env steps and stays solved (the sync curve is the serial
-# curve, so `python -m robotrain.train --seed 5 --stop-when-stable` shows it; re-pick if cartpole's defaults change).
+# Double DQN's default cartpole config with this seed solves at 22,519 env steps and stays solved (the sync curve
+# is the serial curve, so `python -m robotrain.train --seed 5 --set algorithm=ddqn --stop-when-stable` shows it;
+# re-pick if those defaults change).
 SOLVE_SEED = 5
 
 

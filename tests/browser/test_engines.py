@@ -79,7 +79,9 @@ def _fault_run(js, strict: bool = True) -> dict:
     js("robotrain.pause()")
     # The drain may hold a replacement's boot (a fault in the last tasks in flight, an evaluation among them):
     # as long as the first boots took WebKit under load, so the same allowance.
+    paused_at = time.monotonic()
     _wait_js(js, DRAINED, TRAIN_TIMEOUT_S, "the paused run to drain with every worker back")
+    print(f"\n[drain] {time.monotonic() - paused_at:.1f} s from pause to an idle pool")
     s = js("robotrain.stats()")
     r = s["reliability"]
     assert s["errors"] == [], s["errors"]

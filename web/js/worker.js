@@ -46,13 +46,18 @@ const booting = (async () => {
 })();
 booting.catch((error) => self.postMessage({ event: EVENT.BOOT_FAILED, error: errorToJSON(error) }));
 
-function setWeights(f32, serial) {
+/** Copy a packed weight vector (Float32Array) into `player`'s network (actor.py Actor.set_weights). */
+function loadWeights(player, f32) {
   const array = tools.toNumpy(f32);
   try {
-    actor.set_weights(array);
+    player.set_weights(array);
   } finally {
     array.destroy();
   }
+}
+
+function setWeights(f32, serial) {
+  loadWeights(actor, f32);
   weightsSerial = serial;
 }
 
@@ -125,12 +130,7 @@ function makeActor({ env_id, run_seed, lanes, hidden_sizes, layer_norm }) {
 function evaluatorWith(weights) {
   requireActor();
   evaluator ??= makeActor(actorArgs);
-  const array = tools.toNumpy(weights);
-  try {
-    evaluator.set_weights(array);
-  } finally {
-    array.destroy();
-  }
+  loadWeights(evaluator, weights);
   return evaluator;
 }
 

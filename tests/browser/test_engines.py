@@ -27,7 +27,7 @@ from .helpers import DRAINED, origin_of, stats, wait_for
 
 # Async mode: the workers keep playing while the main thread learns, so 200 episodes do not wait on the
 # learner (in sync mode WebKit's learner, the slowest of the three, sets the pace).
-SMOKE_QUERY = "?workers=2&mode=async&seed=1&autostart=1"
+SMOKE_QUERY = "?algorithm=ddqn&workers=2&mode=async&seed=1&autostart=1"
 SMOKE_EPISODES = 200
 # Generous for a slow shared 2-core machine: Pyodide starts three times (page and two workers) first, which
 # alone took WebKit 60-100 s there under load (~10 s idle).
@@ -65,7 +65,7 @@ def _train(js) -> dict:
 
 
 # Two workers, sync mode, faults far above the acceptance rates, seeded so the run meets every kind of fault.
-FAULT_QUERY = "?workers=2&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
+FAULT_QUERY = "?algorithm=ddqn&workers=2&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
 FAULT_EPISODES = 80
 
 

@@ -212,7 +212,7 @@ def test_config_checks_pqn_fields():
     # Each env's default algorithm (DEFAULT_ALGORITHM), and the other one a field away with its own defaults.
     assert Config.for_env("cartpole").algorithm == "pqn" and Config.for_env("cartpole").num_envs == 64
     assert Config.for_env("cartpole", algorithm="ddqn").batch_episodes == Config().batch_episodes
-    assert Config.for_env("balancebot").algorithm == "ddqn"
+    assert Config.for_env("balancebot").algorithm == "pqn"
     assert {s["name"]: s["default"] for s in Config.field_specs("cartpole")}["algorithm"] == "pqn"
 
 

@@ -349,8 +349,8 @@ def test_step_rejects_bad_actions(actions, message):
 
 
 def test_a_trained_policy_keeps_the_robot_up_for_whole_episodes_and_solves_it():
-    # tests/data/balancebot-seed0.model.json: the default balancebot config, seed 0, 800,000 env steps
-    # (`python -m robotrain.train --env balancebot --seed 0 --save-model FILE`; see the README).
+    # tests/data/balancebot-seed0.model.json: the Double DQN balancebot config, seed 0, 800,000 env steps
+    # (`python -m robotrain.train --env balancebot --seed 0 --set algorithm=ddqn --save-model FILE`).
     from robotrain import codec, modelfile
     from robotrain.actor import Actor
     from robotrain.config import Config
@@ -358,7 +358,7 @@ def test_a_trained_policy_keeps_the_robot_up_for_whole_episodes_and_solves_it():
     from robotrain.evaluation import evaluate
 
     model = modelfile.load(str(Path(__file__).parent / "data" / "balancebot-seed0.model.json"), expect_env="balancebot")
-    assert model["config"] == Config.for_env("balancebot", seed=0)
+    assert model["config"] == Config.for_env("balancebot", algorithm="ddqn", seed=0)
     actor = Actor("balancebot", 0, 20, model["config"].hidden_sizes)
     actor.set_weights(codec.pack_weights(np.asarray(model["params"], dtype=np.float32), 1))
     episodes = codec.unpack_trajectories(actor.run(0, 20, 0.0, EVAL_STREAM)).episodes

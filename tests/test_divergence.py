@@ -10,7 +10,7 @@ from robotrain.run import CHECKPOINT_EVERY, Diverged, Run
 
 def _run_with_data(**overrides) -> Run:
     """A cartpole run with enough ingested episodes that updates are due."""
-    cfg = Config.for_env("cartpole", seed=1, learning_starts=200, train_frequency=1, **overrides)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", seed=1, learning_starts=200, train_frequency=1, **overrides)
     run = Run(cfg)
     actor = Actor("cartpole", cfg.seed, cfg.lanes, cfg.hidden_sizes)
     actor.set_weights(run.weights_packed())

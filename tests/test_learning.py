@@ -304,7 +304,7 @@ def test_actor_rejects_bad_input():
 # --- Learner: terminal vs truncation masking ---------------------------------------------------------------
 
 def test_double_dqn_target_masks_termination_but_not_truncation():
-    cfg = Config.for_env("cartpole", batch_size=2, learning_rate=1e-6, end_learning_rate=1e-6, gamma=0.5, n_step=1)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", batch_size=2, learning_rate=1e-6, end_learning_rate=1e-6, gamma=0.5, n_step=1)
     learner = Learner(cfg, 4, 2)
     r = np.zeros((2, codec.row_width(4)), dtype=np.float32)
     r[:, 5] = 1.0  # reward
@@ -340,7 +340,7 @@ def test_double_dqn_target_masks_termination_but_not_truncation():
 # --- Run schedule ----------------------------------------------------------------------------------------
 
 def test_run_ingests_each_episode_once():
-    run = Run(Config.for_env("cartpole", batch_episodes=4, episodes_per_task=2))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", batch_episodes=4, episodes_per_task=2))
     tasks = run.plan_tasks()
     assert [(t["first_id"], t["stop_id"]) for t in tasks] == [(0, 2), (2, 4)]
     actor = Actor("cartpole", 0, 2)
@@ -363,7 +363,7 @@ def test_run_ingests_each_episode_once():
 def test_a_long_run_keeps_a_bounded_history_and_counts_every_episode(monkeypatch):
     """Rows beyond HISTORY_ROWS are dropped (oldest first) so memory stays flat; counts and saves stay whole."""
     monkeypatch.setattr(run_module, "HISTORY_ROWS", 8)
-    run = Run(Config.for_env("cartpole", batch_episodes=20, episodes_per_task=5))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", batch_episodes=20, episodes_per_task=5))
     actor = Actor("cartpole", 0, 5)
     actor.set_weights(run.weights_packed())
     for t in run.plan_tasks():
@@ -378,7 +378,7 @@ def test_a_long_run_keeps_a_bounded_history_and_counts_every_episode(monkeypatch
 
 
 def test_epsilon_schedule_and_updates_due():
-    cfg = Config.for_env("cartpole", total_timesteps=10_000, exploration_fraction=0.5, start_e=1.0, end_e=0.1,
+    cfg = Config.for_env("cartpole", algorithm="ddqn", total_timesteps=10_000, exploration_fraction=0.5, start_e=1.0, end_e=0.1,
                          learning_starts=100, train_frequency=4)
     run = Run(cfg)
     assert run.epsilon() == 1.0 and run.updates_due == 0
@@ -391,7 +391,7 @@ def test_epsilon_schedule_and_updates_due():
 
 
 def test_sync_schedule_is_deterministic():
-    cfg = Config.for_env("cartpole", total_timesteps=4_000, eval_interval=1_000, learning_starts=500, seed=3)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", total_timesteps=4_000, eval_interval=1_000, learning_starts=500, seed=3)
     a, b = train_serial(cfg), train_serial(cfg)
     assert a.history() == b.history()
     assert np.array_equal(a.weights_packed(), b.weights_packed())
@@ -399,7 +399,7 @@ def test_sync_schedule_is_deterministic():
 
 
 def test_tiny_end_to_end_training_improves_cartpole():
-    cfg = Config.for_env("cartpole", total_timesteps=15_000, eval_interval=5_000, seed=0)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", total_timesteps=15_000, eval_interval=5_000, seed=0)
     run = train_serial(cfg)
     first_returns = [r for _, r, _ in run.history()["episodes"][:20]]
     assert run.env_steps >= 15_000 and run.learner.updates > 5_000
@@ -421,7 +421,7 @@ def test_tiny_end_to_end_training_improves_cartpole():
 ])
 def test_config_rejects_invalid_values(override, message):
     with pytest.raises(ValueError, match=message):
-        Config.for_env("cartpole", **override)
+        Config.for_env("cartpole", algorithm="ddqn", **override)
 
 
 def test_config_round_trip_and_specs():
@@ -473,7 +473,7 @@ def test_actor_in_pieces_equals_one_run():
 
 
 def test_run_state_round_trip_continues_identically():
-    cfg = Config.for_env("cartpole", total_timesteps=3_000, learning_starts=300, eval_interval=1_000, seed=2)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", total_timesteps=3_000, learning_starts=300, eval_interval=1_000, seed=2)
     reference = train_serial(cfg, max_steps=3_000)
     half = train_serial(cfg, max_steps=1_500)
     restored = Run.from_bytes(half.to_bytes())

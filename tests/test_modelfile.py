@@ -14,7 +14,7 @@ from robotrain.learner import Learner
 
 
 def good_model(env_id="cartpole"):
-    cfg = Config.for_env(env_id, seed=3)
+    cfg = Config.for_env(env_id, algorithm="ddqn", seed=3)  # a Double DQN learner's network
     learner = Learner(cfg, {"cartpole": 4, "acrobot": 6, "balancebot": 6}[env_id],
                       {"cartpole": 2, "acrobot": 3, "balancebot": 7}[env_id])
     return cfg, learner.q.params.copy(), modelfile.dumps(cfg, learner.q.params, 17, 1234)

@@ -95,7 +95,7 @@ console.log(JSON.stringify({{ order, twice, requeued, left: q.length, results }}
 
 def test_curves_keep_what_the_trainer_reports():
     actor = Actor("cartpole", 0, 4)
-    actor.set_weights(Run(Config.for_env("cartpole", seed=0)).weights_packed())
+    actor.set_weights(Run(Config.for_env("cartpole", algorithm="ddqn", seed=0)).weights_packed())
     packed = actor.run(0, 6, 1.0)
     out = run_node(f"""
 import {{ Curves, MAX_CURVE_EPISODES }} from {module('training/curves.js')};

@@ -182,7 +182,7 @@ def test_regrouping_the_lanes_between_rollouts_changes_nothing():
     assert run.regroup(4) is False
     assert run.config.lanes == 8 and len(run.groups) == 1
     with pytest.raises(ValueError, match="only pqn"):
-        Run(Config.for_env("cartpole")).regroup(4)
+        Run(Config.for_env("cartpole", algorithm="ddqn")).regroup(4)
 
 
 def test_pqn_run_state_round_trip_continues_identically():
@@ -209,6 +209,11 @@ def test_config_checks_pqn_fields():
     assert specs["q_lambda"]["algorithms"] == ["pqn"] and specs["batch_size"]["algorithms"] == ["ddqn"]
     assert specs["algorithm"]["default"] == "pqn" and specs["learning_rate"]["algorithms"] == ["ddqn", "pqn"]
     assert Config.for_env("acrobot").algorithm == "ddqn"
+    # Each env's default algorithm (DEFAULT_ALGORITHM), and the other one a field away with its own defaults.
+    assert Config.for_env("cartpole").algorithm == "pqn" and Config.for_env("cartpole").num_envs == 64
+    assert Config.for_env("cartpole", algorithm="ddqn").batch_episodes == Config().batch_episodes
+    assert Config.for_env("balancebot").algorithm == "pqn"
+    assert {s["name"]: s["default"] for s in Config.field_specs("cartpole")}["algorithm"] == "pqn"
 
 
 def test_pqn_solves_cartpole_quickly():

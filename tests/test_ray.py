@@ -19,8 +19,9 @@ from test_schedule import PUBLISH_STEPS, check_rules, publish_config
 SHORT_STEPS = 5_000
 # Four tasks per synchronous batch, so two actors really share every batch.
 SHORT = {"seed": 3, "batch_episodes": 16, "episodes_per_task": 4, "eval_interval": 1_000}
-# Default-config cartpole with this seed solves at 22,519 env steps and stays solved (the sync curve is the serial
-# curve, so `python -m robotrain.train --seed 5 --stop-when-stable` shows it; re-pick if cartpole's defaults change).
+# Double DQN's default cartpole config with this seed solves at 22,519 env steps and stays solved (the sync curve
+# is the serial curve, so `python -m robotrain.train --seed 5 --set algorithm=ddqn --stop-when-stable` shows it;
+# re-pick if those defaults change).
 SOLVE_SEED = 5
 
 
@@ -35,7 +36,7 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def serial_short(local_ray):
-    return train_serial(Config.for_env("cartpole", **SHORT), max_steps=SHORT_STEPS)
+    return train_serial(Config.for_env("cartpole", algorithm="ddqn", **SHORT), max_steps=SHORT_STEPS)
 
 
 def assert_exactly_once(run):
@@ -80,7 +81,7 @@ def train_while_killing(trainer, killer, max_steps):
 
 
 def test_sync_curve_does_not_depend_on_actors_and_equals_serial(local_ray, serial_short):
-    cfg = Config.for_env("cartpole", **SHORT)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", **SHORT)
     for n in (1, 2):
         run = train_ray(cfg, actors=n, max_steps=SHORT_STEPS)
         assert run.history() == serial_short.history(), f"{n} actor(s)"
@@ -104,7 +105,7 @@ def test_sync_with_publish_every_equals_the_command_line(local_ray, publish_ever
 
 
 def test_async_follows_the_rules_of_the_command_line(local_ray):
-    cfg = Config.for_env("cartpole", seed=1, eval_interval=1_000, publish_every=20)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", seed=1, eval_interval=1_000, publish_every=20)
     for run in (train_ray(cfg, actors=2, mode="async", max_steps=4_000),
                 train_serial(cfg, max_steps=4_000, mode="async")):
         counts = check_rules(run.trace, cfg)
@@ -114,7 +115,7 @@ def test_async_follows_the_rules_of_the_command_line(local_ray):
 
 
 def test_killed_actor_in_sync_mode_changes_nothing(local_ray, serial_short):
-    trainer = RayTrainer(Config.for_env("cartpole", **SHORT), actors=2, mode="sync")
+    trainer = RayTrainer(Config.for_env("cartpole", algorithm="ddqn", **SHORT), actors=2, mode="sync")
     killer = Killer(trainer, kills=2, after_steps=1_500, gap_steps=1_000)
     run = train_while_killing(trainer, killer, SHORT_STEPS)
     stats = run.backend_stats
@@ -125,7 +126,7 @@ def test_killed_actor_in_sync_mode_changes_nothing(local_ray, serial_short):
 
 
 def test_killed_actor_in_async_mode_loses_and_duplicates_nothing(local_ray):
-    cfg = Config.for_env("cartpole", seed=5, eval_interval=2_000)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", seed=5, eval_interval=2_000)
     trainer = RayTrainer(cfg, actors=2, mode="async")
     killer = Killer(trainer, kills=3, after_steps=1_000, gap_steps=1_500)
     run = train_while_killing(trainer, killer, 8_000)
@@ -159,7 +160,7 @@ def test_pqn_on_ray_equals_the_command_line_even_when_an_actor_is_killed(local_r
 
 
 def test_cartpole_solved_with_2_actors_and_model_round_trip(local_ray, tmp_path):
-    cfg = Config.for_env("cartpole", seed=SOLVE_SEED)  # the default config
+    cfg = Config.for_env("cartpole", algorithm="ddqn", seed=SOLVE_SEED)  # Double DQN's default config
     run = train_ray(cfg, actors=2, mode="sync", stop_when_stable=True)
     assert run.solved_at() is not None and stayed_solved(run), run.evals
     assert run.evals[-1][1] >= run.env_info()["solved_threshold"]

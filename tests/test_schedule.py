@@ -22,7 +22,7 @@ PUBLISH_STEPS = 3_000
 
 
 def publish_config(publish_every: int, **more) -> Config:
-    return Config.for_env("cartpole", seed=PUBLISH_SEED, batch_episodes=2, train_frequency=16, learning_starts=200,
+    return Config.for_env("cartpole", algorithm="ddqn", seed=PUBLISH_SEED, batch_episodes=2, train_frequency=16, learning_starts=200,
                           eval_interval=1_000, publish_every=publish_every, **more)
 
 
@@ -61,7 +61,7 @@ def check_rules(trace: list, config: Config, initial_version: int = 0) -> dict:
 
 
 def test_sync_batch_commands_in_order():
-    run = Run(Config.for_env("cartpole", seed=0, learning_starts=0, train_frequency=1))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", seed=0, learning_starts=0, train_frequency=1))
     schedule = Schedule(run, "sync")
     host = SerialHost(run)
     host.schedule = schedule
@@ -142,7 +142,7 @@ def test_a_late_evaluation_is_awaited_when_the_next_is_due_and_changes_no_curve(
 
 
 def test_async_on_the_command_line_follows_the_rules_and_drains():
-    cfg = Config.for_env("cartpole", seed=1, eval_interval=1_000, publish_every=20)
+    cfg = Config.for_env("cartpole", algorithm="ddqn", seed=1, eval_interval=1_000, publish_every=20)
     run = train_serial(cfg, max_steps=4_000, mode="async")
     counts = check_rules(run.trace, cfg)
     assert counts["publish"] > 0 and counts["evaluate"] == len(run.evals) >= 3
@@ -152,7 +152,7 @@ def test_async_on_the_command_line_follows_the_rules_and_drains():
 
 
 def test_async_holds_tasks_back_while_the_learner_is_behind():
-    run = Run(Config.for_env("cartpole", seed=0, learning_starts=0, train_frequency=1))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", seed=0, learning_starts=0, train_frequency=1))
     schedule = Schedule(run, "async")
     run.env_steps = ASYNC_MIN_BACKLOG_UPDATES + 1  # as if that many transitions had been ingested
     ops = [c["op"] for c in schedule.async_step(4, 2, seconds_per_update=1.0, learn_max=10)]
@@ -164,7 +164,7 @@ def test_async_holds_tasks_back_while_the_learner_is_behind():
 
 
 def test_async_publishes_nothing_while_an_evaluation_is_in_flight():
-    run = Run(Config.for_env("cartpole", seed=0, learning_starts=0, train_frequency=1, eval_interval=100))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", seed=0, learning_starts=0, train_frequency=1, eval_interval=100))
     host = SerialHost(run, "async")
     host.schedule.clock = lambda: 1e9  # the publication interval has always passed
 
@@ -183,9 +183,9 @@ def test_async_publishes_nothing_while_an_evaluation_is_in_flight():
 
 def test_a_bad_mode_is_named():
     with pytest.raises(ValueError, match="mode"):
-        Schedule(Run(Config.for_env("cartpole")), "bogus")
+        Schedule(Run(Config.for_env("cartpole", algorithm="ddqn")), "bogus")
     with pytest.raises(ValueError, match="unknown command"):
-        SerialHost(Run(Config.for_env("cartpole"))).execute({"op": "dance"})
+        SerialHost(Run(Config.for_env("cartpole", algorithm="ddqn"))).execute({"op": "dance"})
 
 
 def test_cli_json_carries_the_history(tmp_path):
@@ -194,14 +194,14 @@ def test_cli_json_carries_the_history(tmp_path):
     out = tmp_path / "out.json"
     cfg = publish_config(3)
     args = ["--quiet", "--seed", str(PUBLISH_SEED), "--max-steps", str(PUBLISH_STEPS), "--json", str(out)]
-    for field in ("batch_episodes", "train_frequency", "learning_starts", "eval_interval", "publish_every"):
+    for field in ("algorithm", "batch_episodes", "train_frequency", "learning_starts", "eval_interval", "publish_every"):
         args += ["--set", f"{field}={getattr(cfg, field)}"]
     assert main(args) == 0
     summary = json.loads(out.read_text())
     reference = train_serial(cfg, max_steps=PUBLISH_STEPS).history()
     assert summary["history"] == json.loads(json.dumps(reference)) and summary["mode"] == "sync"
     assert [e[0] for e in summary["history"]["episodes"]] == list(range(len(summary["history"]["episodes"])))
-    assert main(["--quiet", "--mode", "async", "--max-steps", "1500", "--json", str(out)]) == 0
+    assert main(["--quiet", "--mode", "async", "--set", "algorithm=ddqn", "--max-steps", "1500", "--json", str(out)]) == 0
     summary = json.loads(out.read_text())
     assert summary["mode"] == "async" and summary["env_steps"] >= 1500
     assert np.all(np.diff([e[0] for e in summary["history"]["episodes"]]) == 1)
@@ -210,7 +210,7 @@ def test_cli_json_carries_the_history(tmp_path):
 def test_the_first_evaluations_come_early_then_one_every_interval():
     points = [next_eval_point(s, 5_000) for s in (0, 624, 625, 1_300, 2_499, 2_500, 5_000, 9_999, 10_000)]
     assert points == [625, 625, 1_250, 2_500, 2_500, 5_000, 10_000, 10_000, 15_000]
-    run = train_serial(Config.for_env("cartpole", seed=2, eval_interval=1_000), max_steps=3_000)
+    run = train_serial(Config.for_env("cartpole", algorithm="ddqn", seed=2, eval_interval=1_000), max_steps=3_000)
     steps = [step for step, _ in run.evals]
     # Evaluations start at the first batch boundary at or past each point: 125, 250, 500, 1,000, 2,000, 3,000.
     assert len(steps) == 6 and steps == sorted(steps), steps

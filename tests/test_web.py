@@ -31,7 +31,7 @@ def test_config_helpers_name_the_bad_field():
 
 
 def test_run_bytes_and_model_files_round_trip():
-    run = Run(Config.for_env("cartpole", seed=1))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", seed=1))
     again = web.run_from_bytes(web.run_to_bytes(run))
     assert np.array_equal(again.weights_packed(), run.weights_packed())
     with pytest.raises(ValueError, match="saved robotrain run"):
@@ -41,7 +41,7 @@ def test_run_bytes_and_model_files_round_trip():
     assert facts["env_id"] == "cartpole" and facts["policy_version"] == run.policy_version
     with pytest.raises(ValueError):
         web.load_model(text, "acrobot")  # the page's env differs: refused, the last good model stays
-    other = Run(Config.for_env("cartpole", seed=2))
+    other = Run(Config.for_env("cartpole", algorithm="ddqn", seed=2))
     assert not np.array_equal(other.learner.q.params, run.learner.q.params)
     web.apply_model(other)
     assert np.array_equal(other.learner.q.params, run.learner.q.params)
@@ -49,7 +49,7 @@ def test_run_bytes_and_model_files_round_trip():
 
 
 def test_schedule_commands_as_json():
-    run = Run(Config.for_env("cartpole", seed=0))
+    run = Run(Config.for_env("cartpole", algorithm="ddqn", seed=0))
     schedule = web.new_schedule(run, "main")
     assert schedule.mode == "sync"
     commands = schedule.sync_batch(4)
@@ -68,7 +68,7 @@ def test_view_push_and_replay():
     moved = json.loads(web.push(viewer, 1.0))
     assert moved["before"] == state and moved["after"][moved["index"]] != state[moved["index"]]
     actor = Actor("cartpole", 3, 1)
-    actor.set_weights(Run(Config.for_env("cartpole", seed=3)).weights_packed())
+    actor.set_weights(Run(Config.for_env("cartpole", algorithm="ddqn", seed=3)).weights_packed())
     packed = actor.run(5, 6, 0.5)
     batch = codec.unpack_trajectories(packed)
     actions = batch.transitions[:, batch.obs_dim].astype(np.uint8).tobytes()

@@ -32,7 +32,7 @@ REPLAY_ROWS = 20_000  # synthetic transitions the learner benchmark samples from
 
 def actor_steps_per_s(env_id: str, lanes: int, min_steps: int = 20_000, repeats: int = 5, seed: int = 0) -> dict:
     """Median env steps/s of ``Actor.run`` with ``lanes`` lanes, over ``repeats`` timed tasks."""
-    cfg = Config.for_env(env_id)
+    cfg = Config.for_env(env_id, algorithm="ddqn")  # whole episodes, as Actor.run plays them
     actor = Actor(env_id, seed, lanes, cfg.hidden_sizes)
     net = QNetwork(actor.env.obs_dim, actor.env.num_actions, cfg.hidden_sizes, np.random.default_rng(seed))
     actor.set_weights(codec.pack_weights(net.params, 0))
@@ -59,7 +59,7 @@ def learner_ms_per_update(env_id: str, batch_size: int, kernel: str = "auto", up
     before = simd.status()["choice"]
     path = simd.select(kernel)
     try:
-        cfg = Config.for_env(env_id, seed=seed, batch_size=batch_size)
+        cfg = Config.for_env(env_id, algorithm="ddqn", seed=seed, batch_size=batch_size)
         env = make(env_id, 1, seed)
         learner = Learner(cfg, env.obs_dim, env.num_actions)
         rng = np.random.default_rng(seed)

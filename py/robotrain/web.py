@@ -42,11 +42,12 @@ def check_config(env_id: str, overrides_json: str) -> str:
         return str(e)
 
 
-def env_defaults(env_id: str, algorithm: str = "ddqn") -> str:
+def env_defaults(env_id: str, algorithm: str | None = None) -> str:
+    """The env's default Config for ``algorithm`` (None: the env's default algorithm) as JSON."""
     return json.dumps(Config.for_env(env_id, algorithm=algorithm).to_dict())
 
 
-def field_specs(env_id: str, algorithm: str = "ddqn") -> str:
+def field_specs(env_id: str, algorithm: str | None = None) -> str:
     return json.dumps(Config.field_specs(env_id, algorithm))
 
 

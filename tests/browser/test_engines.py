@@ -27,7 +27,7 @@ from .helpers import DRAINED, origin_of, stats, wait_for
 
 # Async mode: the workers keep playing while the main thread learns, so 200 episodes do not wait on the
 # learner (in sync mode WebKit's learner, the slowest of the three, sets the pace).
-SMOKE_QUERY = "?workers=2&mode=async&seed=1&autostart=1"
+SMOKE_QUERY = "?algorithm=ddqn&workers=2&mode=async&seed=1&autostart=1"
 SMOKE_EPISODES = 200
 # Generous for a slow shared 2-core machine: Pyodide starts three times (page and two workers) first, which
 # alone took WebKit 60-100 s there under load (~10 s idle).
@@ -65,7 +65,7 @@ def _train(js) -> dict:
 
 
 # Two workers, sync mode, faults far above the acceptance rates, seeded so the run meets every kind of fault.
-FAULT_QUERY = "?workers=2&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
+FAULT_QUERY = "?algorithm=ddqn&workers=2&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
 FAULT_EPISODES = 80
 
 
@@ -96,9 +96,12 @@ def _fault_run(js, strict: bool = True) -> dict:
         assert r["failures"] == injected, records
     else:
         # Failures not caused by a crash or hang fault: healthy workers, or ones serving a 'slow' fault
-        # (their result held back while a timer beats), taken for hung.
+        # (their result held back while a timer beats), taken for hung; or a 'slow' task (10x) that WebKit, on
+        # busy cores, also ran past its deadline (40x the p95; seen once, a 29.3 s task). Each is re-run like any
+        # failure, which the counts below check.
         extra = [rec for rec in records if rec[1] not in ("crash", "hang")]
-        assert r["failures"] == injected + len(extra) and all(kind == "hang" for kind, _, _ in extra), records
+        allowed = [rec for rec in extra if rec[0] == "hang" or (rec[0] == "deadline" and rec[1] == "slow")]
+        assert r["failures"] == injected + len(extra) and allowed == extra, records
         print(f"\n[webkit] failures not injected (healthy workers taken for hung): {len(extra)} {extra}")
     assert r["recovered"] == r["failures"] and r["tasks_failed"] == 0, r
     assert len(s["workers"]) == 2 and all(w["state"] == "idle" for w in s["workers"])

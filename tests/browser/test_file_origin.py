@@ -13,7 +13,7 @@ import pytest
 
 from .helpers import stats, wait_for
 
-QUERY = "?env=cartpole&workers=2&autostart=1"
+QUERY = "?env=cartpole&algorithm=ddqn&workers=2&autostart=1"
 # The same "rising" as test_training.py: 100 episodes, and the best greedy evaluation reaches 100 and five times
 # the mean return of the first 50 episodes (the random policy's, about 22).
 TRAINED = (

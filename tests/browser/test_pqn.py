@@ -42,7 +42,11 @@ def test_sync_pqn_gives_the_same_curve_on_one_and_three_workers(page, base_url):
 
 
 def test_the_form_switches_algorithm_and_shows_only_its_fields(page, page_log, base_url):
+    # Each env has its default algorithm (robotrain.config.DEFAULT_ALGORITHM): cartpole's is PQN.
     page.goto(f"{base_url}?env=cartpole&workers=1&seed=2")
+    wait_for(page, "document.querySelector('#cfg-algorithm') !== null", 120, "the form")
+    assert page.input_value("#cfg-algorithm") == "pqn" and "algorithm=" not in page.url
+    page.goto(f"{base_url}?env=acrobot&workers=1&seed=2")
     wait_for(page, "document.querySelector('#cfg-algorithm') !== null", 120, "the form")
     page.evaluate("document.getElementById('hyper').open = true")
     assert page.input_value("#cfg-algorithm") == "ddqn"
@@ -50,7 +54,7 @@ def test_the_form_switches_algorithm_and_shows_only_its_fields(page, page_log, b
     page.select_option("#cfg-algorithm", "pqn")
     wait_for(page, "document.querySelector('#cfg-num_envs') !== null", 30, "PQN's fields")
     assert page.locator("#cfg-batch_size").count() == 0 and page.locator("#cfg-q_lambda").count() == 1
-    assert page.get_attribute("#cfg-learning_rate", "placeholder") == "0.0005"  # PQN's cartpole default
+    assert page.get_attribute("#cfg-learning_rate", "placeholder") == "0.0005"  # PQN's acrobot default
     assert "algorithm=pqn" in page.url
     page.evaluate("robotrain.start()")
     wait_for(page, "(robotrain.stats().segments?.ingested ?? 0) > 10", 60, "segments to arrive")

@@ -18,7 +18,7 @@ def ray_model():
 
     started = init_ray(None, num_cpus=2)
     try:
-        run = train_ray(Config.for_env("cartpole", seed=5), actors=2, mode="sync", stop_when_stable=True,
+        run = train_ray(Config.for_env("cartpole", algorithm="ddqn", seed=5), actors=2, mode="sync", stop_when_stable=True,
                         max_steps=50_000)
     finally:
         if started:

@@ -33,7 +33,7 @@ def injected_only(problems: list[str]) -> list[str]:
                            "fault run, held to fewer figures, in Firefox and WebKit")
 def test_injected_crashes_hangs_and_slow_tasks_lose_and_duplicate_nothing(page, page_log, base_url):
     # Three workers, faults far above the acceptance rates, seeded so the run meets every kind of fault.
-    query = "workers=3&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
+    query = "algorithm=ddqn&workers=3&mode=sync&seed=2&fault_crash=0.12&fault_hang=0.08&fault_slow=0.1&fault_seed=3&autostart=1"
     page.goto(f"{base_url}?{query}")
     wait_for(page, "robotrain.stats().episodes >= 120", 240, "120 episodes under injected faults")
     page.evaluate("robotrain.pause()")

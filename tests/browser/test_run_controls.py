@@ -33,7 +33,7 @@ def notice_text(page) -> str:
 
 
 def test_raising_the_step_budget_after_the_end_continues_the_same_run(page, page_log, base_url):
-    page.goto(f"{base_url}?mode=main&seed=3&total_timesteps=3000&eval_interval=1000&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&mode=main&seed=3&total_timesteps=3000&eval_interval=1000&autostart=1")
     wait_for(page, FINISHED, 120, "the 3,000-step run to finish")
     wait_for(page, "document.getElementById('notice-text').textContent.includes('Run finished')", 10, "the end notice")
     end = stats(page)
@@ -89,7 +89,7 @@ def test_raising_the_budget_mid_run_keeps_it_running(page, page_log, base_url):
 
 
 def test_reset_r_and_a_new_robot_can_be_undone_and_mode_continues_the_run(page, page_log, base_url):
-    page.goto(f"{base_url}?mode=main&seed=2&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&mode=main&seed=2&autostart=1")
     wait_for(page, "robotrain.stats().episodes >= 40", 90, "40 episodes")
     page.evaluate("robotrain.pause()")
     before = stats(page)

@@ -24,7 +24,7 @@ def wait_js(tab, expression: str, timeout_s: float, what: str) -> None:
 
 @pytest.mark.only_browser("webkit", reason="test_run_controls.py covers Chromium and Firefox with Playwright")
 def test_budget_raise_continues_the_run_and_reset_is_undone(tab, base_url):
-    tab.goto(f"{base_url}?mode=main&seed=6&total_timesteps=2000&autostart=1")
+    tab.goto(f"{base_url}?algorithm=ddqn&mode=main&seed=6&total_timesteps=2000&autostart=1")
     wait_js(tab, "robotrain.stats().finished", 180, "the 2,000-step run to finish")
     wait_js(tab, "document.getElementById('notice-text').textContent.startsWith('Run finished')", 10, "the end summary")
     end = tab.evaluate("robotrain.stats()")

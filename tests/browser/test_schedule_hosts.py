@@ -18,7 +18,7 @@ def test_sync_history_with_publish_every_equals_the_command_line(page, page_log,
     fields = ("train_frequency", "learning_starts", "eval_interval", "publish_every")
     query = "&".join(f"{name}={getattr(cfg, name)}" for name in fields)
     # kernel=numpy: the command line's numpy arithmetic, so the same bits (the SIMD kernel rounds differently).
-    page.goto(f"{base_url}?mode=sync&seed={PUBLISH_SEED}&batch={cfg.batch_episodes}&workers=2"
+    page.goto(f"{base_url}?algorithm=ddqn&mode=sync&seed={PUBLISH_SEED}&batch={cfg.batch_episodes}&workers=2"
               f"&{query}&kernel=numpy&autostart=1")
     last_step = reference["evals"][-1][0]
     wait_for(page, f"robotrain.history().evals.some(e => e[0] >= {last_step})", 240,

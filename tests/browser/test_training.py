@@ -23,7 +23,7 @@ def report(label: str, s: dict) -> None:
 
 
 def test_four_workers_train_cartpole_and_the_evaluated_return_rises(page, page_log, base_url):
-    page.goto(f"{base_url}?env=cartpole&workers=4&mode=async&seed=1&autostart=1")
+    page.goto(f"{base_url}?env=cartpole&algorithm=ddqn&workers=4&mode=async&seed=1&autostart=1")
     wait_for(page, "robotrain.stats().workers_ready === 4", 120, "4 workers to be ready")
     # "Rises": the best greedy evaluation reaches 100 and five times the mean return of the first 50
     # (epsilon = 1, random) episodes; an untrained cart-pole policy scores about 10 to 40. (Not "solved": async
@@ -78,8 +78,8 @@ def first_episodes(history: dict) -> list:
 
 def test_sync_mode_gives_the_same_history_with_1_and_3_workers(open_page, base_url):
     # batch=24: one worker plays each batch as one task of 24 episodes, three workers as three tasks of 8.
-    one, s1 = sync_history(open_page, f"{base_url}?mode=sync&seed=0&batch=24&workers=1&autostart=1", "sync, 1 worker")
-    three, s3 = sync_history(open_page, f"{base_url}?mode=sync&seed=0&batch=24&workers=3&autostart=1", "sync, 3 workers")
+    one, s1 = sync_history(open_page, f"{base_url}?algorithm=ddqn&mode=sync&seed=0&batch=24&workers=1&autostart=1", "sync, 1 worker")
+    three, s3 = sync_history(open_page, f"{base_url}?algorithm=ddqn&mode=sync&seed=0&batch=24&workers=3&autostart=1", "sync, 3 workers")
     assert sum(1 for w in s3["workers"] if w["tasks"] > 0) >= 2, s3["workers"]
     # Adaptive sizing plays each worker's share on as many lanes (24 and 8; the CPython trainer below uses 8).
     assert s1["task_sizing"]["lanes_last"] == 24 and s3["task_sizing"]["lanes_last"] == 8
@@ -95,7 +95,7 @@ def test_sync_mode_gives_the_same_history_with_1_and_3_workers(open_page, base_u
 
 
 def test_main_mode_trains_without_workers(page, page_log, base_url):
-    page.goto(f"{base_url}?mode=main&seed=0&sizing=fixed&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&mode=main&seed=0&sizing=fixed&autostart=1")
     wait_for(
         page,
         # 5,000 env steps (one eval_interval): the early evaluations come before learning has had time to show.

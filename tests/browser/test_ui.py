@@ -26,7 +26,7 @@ def trained_page(browser, browser_context_args, base_url, browser_name, request)
     context = browser.new_context(**browser_context_args)
     trap = request.getfixturevalue("foreign_trap") if browser_name == "firefox" else None
     page, log = PageLog.new_page(context, trap)
-    page.goto(f"{base_url}?mode=main&seed=0&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&mode=main&seed=0&autostart=1")
     wait_for(page, "robotrain.stats().last_eval_return !== null && robotrain.stats().episodes >= 60", 180,
              "main-thread training past its first evaluation")
     page.evaluate("robotrain.pause()")
@@ -50,11 +50,11 @@ def notice(page) -> str:
 # ---- controls -----------------------------------------------------------------------------------------
 
 def test_form_has_every_config_field_with_inline_limits_and_keys(page, page_log, open_page, base_url):
-    page.goto(f"{base_url}?mode=main")
+    page.goto(f"{base_url}?mode=main&algorithm=ddqn")
     wait_for(page, "robotrain.stats().state === 'ready'", 60, "the page to be ready")
     specs = page.evaluate("robotrain.stats().config")
     names = page.eval_on_selector_all("[id^='cfg-']:is(input, select)", "els => els.map(e => e.name)")
-    # Every field Double DQN (the default algorithm) reads, the algorithm itself a choice; PQN's appear with it.
+    # Every field Double DQN reads, the algorithm itself a choice; PQN's appear with it (test_pqn.py).
     assert set(names) == set(specs) - {"env_id", "seed", "lanes", "batch_episodes"} - set(PQN_ONLY)
     assert page.locator("#cfg-total_timesteps").get_attribute("placeholder") == "50000"
     assert "Space" in page.locator("#keys").inner_text() and "reset" in page.locator("#keys").inner_text()

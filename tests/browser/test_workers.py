@@ -30,7 +30,7 @@ def test_isolated_page_shares_weights_through_a_shared_array_buffer(page, page_l
                            "test_engines.py's fault run crashes Firefox's workers from inside")
 def test_a_crashed_worker_is_replaced_and_its_task_runs_again(page, page_log, base_url):
     # Sync mode, batch 16 = two tasks of 8 episodes per batch, two workers.
-    page.goto(f"{base_url}?workers=2&mode=sync&batch=16&seed=3&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&workers=2&mode=sync&batch=16&seed=3&autostart=1")
     wait_for(page, "robotrain.stats().episodes >= 32", 120, "training to run")
     # Make worker 0's next message throw outside any handler: an uncaught error, as a crash would be.
     crashing = next(w for w in page.workers if "robotrain-actor-0" in (w.evaluate("self.name") or ""))
@@ -76,7 +76,7 @@ def test_changing_the_worker_count_keeps_the_run_and_its_curve(page, page_log, b
     from robotrain.config import Config
     from robotrain.serial import train_serial
 
-    page.goto(f"{base_url}?workers=1&mode=sync&seed=3&kernel=numpy&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&workers=1&mode=sync&seed=3&kernel=numpy&autostart=1")
     wait_for(page, "robotrain.stats().workers_ready === 1 && robotrain.stats().episodes >= 40", 180, "1 worker training")
     before = stats(page)["env_steps"]
     page.select_option("#workers", "2")
@@ -94,7 +94,7 @@ def test_changing_the_worker_count_keeps_the_run_and_its_curve(page, page_log, b
     history = page.evaluate("robotrain.history()")
     ids = [e[0] for e in history["episodes"]]
     assert ids == list(range(len(ids))), "every episode id once, in order"
-    reference = train_serial(Config.for_env("cartpole", seed=3), max_steps=s["env_steps"]).history()
+    reference = train_serial(Config.for_env("cartpole", algorithm="ddqn", seed=3), max_steps=s["env_steps"]).history()
     n = min(len(ids), len(reference["episodes"]))
     assert n >= 64 and history["episodes"][:n] == reference["episodes"][:n]
     assert page_log.problems() == []

@@ -172,7 +172,7 @@ results["replay_gather_equal"] = bool(gather_equal)
 # 300 Double DQN updates with the kernel against 300 with numpy, from the same seed and the same replay.
 def learner(use_kernel):
     kernel.select("auto" if use_kernel else "numpy")
-    c = Config.for_env("cartpole", seed=3, batch_size=64, learning_starts=0)
+    c = Config.for_env("cartpole", algorithm="ddqn", seed=3, batch_size=64, learning_starts=0)
     lr = Learner(c, 4, 2)
     data = np.random.default_rng(5).standard_normal((3000, 12)).astype(np.float32)
     data[:, 4] = np.random.default_rng(6).integers(0, 2, 3000)

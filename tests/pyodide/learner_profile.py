@@ -29,7 +29,7 @@ def best_us(fn, groups=40, calls=10):
 
 
 for env_id in ("cartpole", "balancebot"):
-    c = Config.for_env(env_id, batch_size=128)
+    c = Config.for_env(env_id, algorithm="ddqn", batch_size=128)
     env = make(env_id, 1, 0)
     learner = Learner(c, env.obs_dim, env.num_actions)
     rng = np.random.default_rng(0)

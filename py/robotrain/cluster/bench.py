@@ -42,8 +42,9 @@ class _RolloutBench:
     """
 
     def __init__(self, env_id: str, actors: int, episodes_per_task: int, epsilon: float, params=None):
-        cfg = Config.for_env(env_id, start_e=epsilon, end_e=epsilon, episodes_per_task=episodes_per_task,
-                             buffer_size=200_000, total_timesteps=100_000_000, eval_interval=10_000_000)
+        cfg = Config.for_env(env_id, algorithm="ddqn", start_e=epsilon, end_e=epsilon,
+                             episodes_per_task=episodes_per_task, buffer_size=200_000, total_timesteps=100_000_000,
+                             eval_interval=10_000_000)
         self.actors = actors
         self.trainer = RayTrainer(cfg, actors=actors, mode="async", learn=False, init_params=params)
         self.trainer.wait_ready()
@@ -107,7 +108,7 @@ def rollout_scaling(env_id: str, actor_counts, seconds: float, repeats: int, epi
 
 
 def _training_rate(env_id: str, actors: int, mode: str, steps: int, seed: int = 0) -> dict:
-    cfg = Config.for_env(env_id, seed=seed)
+    cfg = Config.for_env(env_id, algorithm="ddqn", seed=seed)
     trainer = RayTrainer(cfg, actors=actors, mode=mode)
     try:
         trainer.wait_ready()  # actor start-up is not throughput
@@ -122,7 +123,7 @@ def _training_rate(env_id: str, actors: int, mode: str, steps: int, seed: int = 
 
 def _learner_limit(env_id: str, seconds: float = 3.0) -> dict:
     """What one driver sustains: learner updates/s and ingest transitions/s (codec unpack + replay add)."""
-    cfg = Config.for_env(env_id, buffer_size=200_000)
+    cfg = Config.for_env(env_id, algorithm="ddqn", buffer_size=200_000)
     run = Run(cfg)
     actor = Actor(env_id, cfg.seed, cfg.lanes, cfg.hidden_sizes)
     actor.set_weights(run.weights_packed())

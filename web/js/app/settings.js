@@ -204,7 +204,7 @@ export function createSettings({ app, ui, session, messages, continueInMode }) {
   /** Field specs and defaults for the current env (the form's placeholders and limits). */
   function refreshSpecs() {
     const env = app.core.envNames.includes(app.settings.env) ? app.settings.env : app.core.envNames[0];
-    const algorithm = app.settings.cfg.algorithm === 'pqn' ? 'pqn' : 'ddqn'; // the defaults differ per algorithm
+    const algorithm = app.settings.cfg.algorithm ?? null; // the defaults differ per algorithm; null: the env's own
     app.core.specs = JSON.parse(app.glue.field_specs(env, algorithm));
     app.core.defaults = JSON.parse(app.glue.env_defaults(env, algorithm));
     ui.buildFields(app.core.specs, Object.keys(OWN_CONTROL_FIELDS));
@@ -247,9 +247,11 @@ export function createSettings({ app, ui, session, messages, continueInMode }) {
 
   /** Settings that rebuild `config` (a Config dict), keeping this page's mode and workers. */
   function settingsFromConfig(config) {
-    const algorithm = config.algorithm ?? 'ddqn';
+    const algorithm = config.algorithm ?? 'ddqn'; // files from before PQN are Double DQN runs
     const defaults = JSON.parse(app.glue.env_defaults(config.env_id, algorithm));
-    const cfg = algorithm === 'ddqn' ? {} : { algorithm }; // the algorithm picks the defaults the rest is read against
+    const envAlgorithm = JSON.parse(app.glue.env_defaults(config.env_id, null)).algorithm;
+    // The algorithm picks the defaults the rest is read against; named only when it is not the env's own.
+    const cfg = algorithm === envAlgorithm ? {} : { algorithm };
     for (const [name, value] of Object.entries(config)) {
       if (name in OWN_CONTROL_FIELDS) continue;
       if (JSON.stringify(value) !== JSON.stringify(defaults[name])) cfg[name] = value;

@@ -251,5 +251,7 @@ PQN_DEFAULTS: dict[str, dict] = {
     "balancebot": {"algorithm": "pqn", "total_timesteps": 3_000_000, "learning_rate": 5e-4, "end_learning_rate": 5e-5,
                    "gamma": 0.995, "hidden_sizes": (128, 128), "num_envs": 32, "num_steps": 32, "num_minibatches": 4,
                    "update_epochs": 4, "q_lambda": 0.9, "exploration_fraction": 0.1, "lanes": 8,
-                   "eval_interval": 50_000},
+                   # One evaluation plays up to 20 x 8,000 steps: every 100,000 training steps, not 50,000, it
+                   # holds a worker for less of the run (docs/tuning.md, "Balancebot").
+                   "eval_interval": 100_000},
 }

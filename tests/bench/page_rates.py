@@ -13,7 +13,9 @@ from tests.bench.session import Session, wait
 # Learning off: no update ever (learning_starts beyond any run), no evaluation, a budget nobody reaches, and
 # one fixed batch of 384 episodes so every worker count runs the same work: only the number of workers changes
 # between rows. Task sizing is the page's default (adaptive, sizing.js); async tasks start at 16 episodes.
+# Double DQN's whole-episode tasks, which the sizing governs (cartpole's default, PQN, plays fixed segments).
 ROLLOUT_CFG = {
+    "algorithm": "ddqn",
     "batch": 384,
     "episodes_per_task": 16,
     "learning_starts": 100_000_000,

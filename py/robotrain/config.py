@@ -224,7 +224,7 @@ def _field_docs(cls) -> dict[str, str]:
 # The algorithm each env trains with unless one is named: the one that solves fastest in the page and stays
 # solved on seeds 0-2 under CPython (docs/tuning.md, "The default algorithm per env"). Cartpole: PQN, 6.9 s from
 # navigation against Double DQN's 13.5 s; acrobot: Double DQN, 8.9 s against PQN's 10.8 s; balancebot: neither
-# stays solved on both seeds measured, so PQN, 45 s against Double DQN's 602 s.
+# stays solved on both seeds measured, so PQN, 26.6 s against Double DQN's 602 s.
 DEFAULT_ALGORITHM: dict[str, str] = {"cartpole": "pqn", "acrobot": "ddqn", "balancebot": "pqn"}
 
 # Per-env defaults: only what differs from the dataclass defaults (which are cartpole's).

@@ -149,8 +149,8 @@ def solve_markdown(out: dict) -> list[str]:
              *([f"Every run with {' '.join(f'{k}={v}' for k, v in settings.items())} in the URL.", ""] if settings else []),
              "| env | algorithm | mode | workers | seed | kernel | from navigation, s | training, s | env steps | updates "
              "| Python ready, s | learning slices, ms per update | of the training: learning, s "
-             "| waiting for workers (batch, evaluation), s |",
-             "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| waiting for workers (batch, evaluation), s | workers busy, s |",
+             "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in solve["rows"]:
         when = (f"{r['from_navigation_s']}" if r["solved"] else
                 "not solved: the step budget ended" if r.get("budget_reached") else f"not within {r['cap_s']}")
@@ -158,8 +158,9 @@ def solve_markdown(out: dict) -> list[str]:
         waits = f"{b['wait_batch']}, {b['wait_evaluation']}" if b and r["mode"] != "async" else "–"
         lines.append(f"| {r['env']} | {r.get('algorithm', 'ddqn')} | {r['mode']} | {r['workers']} | {r['seed']} | {r['kernel']} | {when} | "
                      f"{r['training_s'] if r['solved'] else '–'} | {r['env_steps']:,} | {r['updates']:,} | {r['python_ready_s']} | "
-                     f"{r.get('learn_ms_per_update', '–')} | {b['learn'] if b else '–'} | {waits} |")
-    return lines + ["", "(The last two columns are measured when the benchmark stops the run, a poll after the solve.)", ""] + \
+                     f"{r.get('learn_ms_per_update', '–')} | {b['learn'] if b else '–'} | {waits} | {b.get('workers_busy', '–') if b else '–'} |")
+    return lines + ["", "(The last three columns are measured when the benchmark stops the run, a poll after the solve; "
+                    "workers busy: their own time in finished tasks, evaluations included, summed.)", ""] + \
         worker_scaling_markdown(solve["rows"])
 
 

@@ -65,7 +65,9 @@ def solve_row(session: Session, env: str, algorithm: str | None, mode: str, work
                            "learn": round(s["main_thread_busy_ms"]["learn"] / 1000, 1),
                            "ingest": round(s["main_thread_busy_ms"]["ingest"] / 1000, 1),
                            "wait_batch": round(s["sync_waits_ms"]["batch"] / 1000, 1),
-                           "wait_evaluation": round(s["sync_waits_ms"]["evaluation"] / 1000, 1)}}
+                           "wait_evaluation": round(s["sync_waits_ms"]["evaluation"] / 1000, 1),
+                           # The workers' own time in finished tasks (evaluations included), summed.
+                           "workers_busy": round(sum(w.get("busy_ms", 0) for w in s["workers"]) / 1000, 1)}}
     session.progress.done(f"{env} {row['algorithm']} {mode} ({row['workers']} workers) seed {seed}: " + (
         f"solved {row['from_navigation_s']} s after navigation ({row['training_s']} s training, "
         f"{row['env_steps']:,} env steps, {row['updates']:,} updates)" if solved else

@@ -44,6 +44,9 @@ def test_four_workers_train_cartpole_and_the_evaluated_return_rises(page, page_l
         s["reliability"]["recent_failures"],
     )
     assert s["updates"] > 0 and s["policy_version"] > 0
+    # Each worker's own time in its finished tasks: some, and less than the time since the page opened.
+    opened_ms = page.evaluate("performance.now()")
+    assert all(0 < w["busy_ms"] < opened_ms for w in s["workers"]), ([w["busy_ms"] for w in s["workers"]], opened_ms)
     assert s["staleness"]["max"] >= 1, "async results should sometimes come from older weights"
     # Adaptive task sizing (the default): tasks sized from measured worker time, as many lanes as episodes.
     sizing = s["task_sizing"]

@@ -319,6 +319,7 @@ export class WorkerPool {
         if (!task.stream) slot.episodes += episodes;
         const steps = transitionCount(result.packed);
         slot.envSteps += steps;
+        slot.busyMs += result.ms ?? 0;
         slot.stepLog.push([performance.now(), steps, result.ms ?? 0]);
         if (slot.stepLog.length > 64) slot.stepLog.shift();
         this.taskTimes.record(timing[0], result.ms, timing[1]);

@@ -30,6 +30,7 @@ export function newHandle(id) {
     episodes: 0,
     envSteps: 0,
     stepLog: [], // [finished at, env steps, ms] per task
+    busyMs: 0, // the workers' own time in the tasks they finished (result.ms), evaluations included
     liveState: null,
     policyVersion: null,
     heapBytes: null,

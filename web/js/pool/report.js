@@ -25,6 +25,7 @@ export function describeHandles(handles, configSerial, { live = false, now = per
       failures: s.failures,
       restarts: s.restarts,
       tasks: s.tasks,
+      busy_ms: Math.round(s.busyMs), // in finished tasks: with the run's wall time, how idle the worker was
       load_progress: s.booted ? 1 : Math.round(s.progress * 100) / 100,
       boot_ms: s.bootMs === null ? null : Math.round(s.bootMs),
       boot_stages_ms: s.bootStages, // whole ms already (worker.js)

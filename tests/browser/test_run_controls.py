@@ -77,7 +77,7 @@ def test_raising_the_step_budget_after_the_end_continues_the_same_run(page, page
 
 
 def test_raising_the_budget_mid_run_keeps_it_running(page, page_log, base_url):
-    page.goto(f"{base_url}?mode=main&seed=1&total_timesteps=20000&autostart=1")
+    page.goto(f"{base_url}?algorithm=ddqn&mode=main&seed=1&total_timesteps=20000&autostart=1")
     wait_for(page, "robotrain.stats().env_steps > 1500", 90, "training")
     set_field(page, "total_timesteps", "30000")
     wait_for(page, "robotrain.stats().step_budget === 30000", 10, "the new budget")
